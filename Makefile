@@ -1,0 +1,37 @@
+# The project's entry points. Every target sets itself up first: a fresh clone needs only `make run`
+# or `make test`. A local copy of MNIST is used when MNIST_SOURCE names it (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: setup data run test lab app bench clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt -e .
+	@touch $(STAMP)
+
+data: setup
+	$(PY) -m mnistlib.data
+
+run: data
+	$(PY) -m mnistlib.runner
+
+test: data
+	MNISTLIB_SMOKE=1 $(PY) -m pytest
+
+lab: setup
+	$(VENV)/bin/jupyter lab notebooks/
+
+app: setup
+	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light
+
+bench: data
+	$(PY) -m mnistlib.bench
+
+clean:
+	rm -rf build test-artifacts

@@ -1,0 +1,14 @@
+"""mnistlib: the companion package of the MNIST teaching notebooks.
+
+The public API::
+
+    import mnistlib
+    model = mnistlib.load_model()            # the shipped CNN, or load_model(path)
+    pred = mnistlib.predict(model, image)    # any image: array, PIL image, path or PNG bytes
+    pred.digit, pred.probabilities, pred.model_input
+"""
+
+from mnistlib.checkpoints import CheckpointError, load_model
+
+__version__ = "0.1.0"
+__all__ = ["CheckpointError", "load_model"]

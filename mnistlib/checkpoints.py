@@ -1,0 +1,124 @@
+"""Save and load models with everything needed to rebuild them; atomic writes, no pickle code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from mnistlib.models import REGISTRY, build_model, model_name
+from mnistlib.paths import MODELS_DIR
+
+FORMAT = "mnistlib-checkpoint-v1"
+DEFAULT_MODEL = MODELS_DIR / "mnist_cnn.pt"
+SHIPPED_MODELS = {"cnn": MODELS_DIR / "mnist_cnn.pt", "mlp_improved": MODELS_DIR / "mnist_mlp_improved.pt"}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is missing, damaged, or does not fit the model it describes."""
+
+
+def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
+    """Write the weights, the model's name and arguments and ``metadata`` to ``path`` atomically.
+
+    The file is written next to its destination and renamed into place, so an interrupted save
+    leaves the previous file (or none), never half of one. Metadata values must be plain data
+    (numbers, strings, lists, dicts): they are loaded back with ``weights_only=True``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    name = model_name(model)
+    args = dict(getattr(model, "model_args", {}))
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "model_name": name,
+        "model_args": args,
+        "normalization": {"mean": args.get("mean"), "std": args.get("std")},
+        "state_dict": state,
+        "metadata": metadata,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read and validate a checkpoint's contents without building the model."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(
+            f"No checkpoint at {path}. Train and save a model first (notebook 02), "
+            "or call load_model() with no argument to use the shipped one."
+        )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, pickle.UnpicklingError, EOFError, zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise CheckpointError(
+            f"{path} is not a readable mnistlib checkpoint (it may be truncated, corrupt, or not a "
+            f"checkpoint at all): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}. "
+            "Save it again with mnistlib.checkpoints.save_checkpoint()."
+        ) from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a PyTorch file but not an mnistlib checkpoint (expected format {FORMAT!r}). "
+            "Save models with mnistlib.checkpoints.save_checkpoint()."
+        )
+    if payload.get("model_name") not in REGISTRY:
+        raise CheckpointError(
+            f"{path} describes a model {payload.get('model_name')!r}, but the known models are {sorted(REGISTRY)}."
+        )
+    return payload
+
+
+def load_checkpoint(
+    path: str | Path, device: torch.device | str = "cpu", expected_model: str | None = None
+) -> nn.Module:
+    """Rebuild the model a checkpoint describes, load its weights and return it in eval mode.
+
+    The checkpoint's metadata is attached as ``model.checkpoint_metadata``.
+    """
+    payload = read_checkpoint(path)
+    name = payload["model_name"]
+    if expected_model is not None and name != expected_model:
+        raise CheckpointError(f"{path} holds a {name!r} model, but a {expected_model!r} model was expected.")
+    try:
+        model = build_model(name, **payload["model_args"])
+    except TypeError as exc:
+        raise CheckpointError(f"{path}: the arguments {payload['model_args']} do not fit model {name!r}: {exc}") from exc
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()
+        detail = " ".join(line.strip() for line in first[:4])
+        raise CheckpointError(
+            f"{path}: its weights do not fit a {name!r} model built with {payload['model_args']} ({detail})."
+        ) from exc
+    model.checkpoint_metadata = dict(payload.get("metadata", {}))
+    return model.to(device).eval()
+
+
+def load_model(path: str | Path | None = None, device: torch.device | str = "cpu") -> nn.Module:
+    """Load a checkpoint, or the shipped default CNN when no path is given."""
+    return load_checkpoint(DEFAULT_MODEL if path is None else path, device=device)
+
+
+def load_shipped(name: str = "cnn", device: torch.device | str = "cpu") -> nn.Module:
+    """Load one of the models shipped in ``models/`` (``cnn`` or ``mlp_improved``)."""
+    if name not in SHIPPED_MODELS:
+        raise ValueError(f"No shipped model {name!r}; choose one of {sorted(SHIPPED_MODELS)}.")
+    return load_checkpoint(SHIPPED_MODELS[name], device=device, expected_model=name)

@@ -1,0 +1,64 @@
+"""Predictions and metrics on whole tensors: accuracy, per class, confusion matrix, worst mistakes."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from mnistlib.data import to_float
+
+
+def _device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@torch.no_grad()
+def predict_proba(
+    model: nn.Module, X: torch.Tensor, batch_size: int = 2000, device: torch.device | str | None = None
+) -> torch.Tensor:
+    """Return class probabilities (N, 10) for images (N, 28, 28) uint8 or (N, 1, 28, 28) float in [0, 1]."""
+    device = torch.device(device) if device is not None else _device_of(model)
+    was_training = model.training
+    model.eval()
+    out = []
+    for start in range(0, len(X), batch_size):
+        xb = X[start : start + batch_size]
+        xb = (to_float(xb) if xb.dtype == torch.uint8 else xb).to(device)
+        out.append(torch.softmax(model(xb).float(), dim=1).cpu())
+    model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0, 10)
+
+
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device | str | None = None) -> float:
+    """Return the fraction of images whose most probable class is the label."""
+    return (predict_proba(model, X, device=device).argmax(1) == y.cpu()).float().mean().item()
+
+
+def confusion_matrix(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Return a (10, 10) int64 matrix: row = true digit, column = predicted digit."""
+    idx = y_true.cpu().long() * num_classes + y_pred.cpu().long()
+    return torch.bincount(idx, minlength=num_classes**2).reshape(num_classes, num_classes)
+
+
+def per_class_accuracy(y_true: torch.Tensor, y_pred: torch.Tensor, num_classes: int = 10) -> torch.Tensor:
+    """Return (10,) float: for each true digit, the fraction predicted correctly."""
+    cm = confusion_matrix(y_true, y_pred, num_classes)
+    return cm.diag().float() / cm.sum(1).clamp(min=1).float()
+
+
+def most_confident_mistakes(probs: torch.Tensor, y_true: torch.Tensor, k: int = 16) -> torch.Tensor:
+    """Return the indices of the ``k`` wrong predictions made with the highest confidence."""
+    conf, pred = probs.max(1)
+    wrong = (pred != y_true.cpu()).nonzero().squeeze(1)
+    return wrong[conf[wrong].argsort(descending=True)[:k]]
+
+
+def calibration(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -> dict[str, torch.Tensor]:
+    """Bin predictions by confidence; return each bin's mean confidence, accuracy and count."""
+    conf, pred = probs.max(1)
+    correct = (pred == y_true.cpu()).float()
+    bins = ((conf * num_bins).long()).clamp(max=num_bins - 1)
+    count = torch.bincount(bins, minlength=num_bins).float()
+    mean_conf = torch.bincount(bins, weights=conf, minlength=num_bins) / count.clamp(min=1)
+    acc = torch.bincount(bins, weights=correct, minlength=num_bins) / count.clamp(min=1)
+    return {"confidence": mean_conf, "accuracy": acc, "count": count}

@@ -1,0 +1,46 @@
+"""Seeds, device choice, bf16 detection and the smoke-mode switch."""
+
+from __future__ import annotations
+
+import os
+import random
+
+import numpy as np
+import torch
+
+# Smoke mode: tiny, fast runs for CI. MNISTLIB_SMOKE=1 turns it on, MNISTLIB_SMOKE=0 forces it off.
+SMOKE_TEST = os.environ.get("MNISTLIB_SMOKE", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and PyTorch so a rerun on the same machine gives the same numbers."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
+
+
+def pick_device() -> torch.device:
+    """Return CUDA if available, then Apple MPS, otherwise CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def bf16_supported(device: torch.device | str) -> bool:
+    """Return True if bf16 autocast is fast (native) on this device, not merely emulated."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        # Without native bf16 instructions, bf16 on a CPU is emulated and slower than fp32.
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported()) and (
+                torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+            )
+        except (AttributeError, RuntimeError):
+            return False
+    return False
