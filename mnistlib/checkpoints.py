@@ -50,6 +50,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path
             torch.save(payload, f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; saved files should be readable like any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -32,7 +32,7 @@ def train_and_save(name: str, seed: int = SEED) -> dict:
     history = fit(model, train_data, None, recipe, seed=seed, device="cpu", progress=False)
     test_acc = accuracy(model, *test_data)
     facts = {
-        "model": arch,
+        "architecture": arch,
         "recipe_name": name,
         "recipe": recipe_dict(recipe),
         "seed": seed,
@@ -52,8 +52,12 @@ def train_and_save(name: str, seed: int = SEED) -> dict:
 def main(argv: list[str] | None = None) -> None:
     """Train and save the shipped models named on the command line (default: all)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", default=["cnn", "mlp_improved"], choices=["cnn", "mlp_improved"])
-    for name in parser.parse_args(argv).names:
+    parser.add_argument("names", nargs="*", help="cnn and/or mlp_improved (default: both)")
+    names = parser.parse_args(argv).names or ["cnn", "mlp_improved"]
+    for name in names:
+        if name not in SHIPPED_MODELS:
+            parser.error(f"unknown model {name!r}; choose from {sorted(SHIPPED_MODELS)}")
+    for name in names:
         print(json.dumps(train_and_save(name), indent=2), flush=True)
 
 
