@@ -1,0 +1,123 @@
+"""Checkpoints: round trip, atomic writes, and every kind of bad file raising a clear error."""
+
+from __future__ import annotations
+
+import os
+import pickle
+
+import pytest
+import torch
+
+from mnistlib import checkpoints, models
+
+
+@pytest.fixture
+def cnn():
+    torch.manual_seed(0)
+    return models.build_model("cnn", width=8).eval()
+
+
+@pytest.fixture
+def saved(cnn, tmp_path):
+    return checkpoints.save_checkpoint(cnn, tmp_path / "cnn.pt", test_acc=0.99, seed=0, recipe={"lr": 1e-3})
+
+
+def test_round_trip_gives_identical_predictions(cnn, saved):
+    x = torch.rand(8, 1, 28, 28)
+    loaded = checkpoints.load_checkpoint(saved)
+    assert isinstance(loaded, models.SmallCNN) and not loaded.training
+    assert torch.equal(loaded(x), cnn(x))
+    assert loaded.checkpoint_metadata == {"test_acc": 0.99, "seed": 0, "recipe": {"lr": 1e-3}}
+    payload = checkpoints.read_checkpoint(saved)
+    assert payload["model_args"]["width"] == 8
+    assert payload["normalization"] == {"mean": 0.1307, "std": 0.3081}
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(checkpoints.CheckpointError, match="nothing.pt"):
+        checkpoints.load_checkpoint(tmp_path / "nothing.pt")
+
+
+def test_truncated_file(saved):
+    saved.write_bytes(saved.read_bytes()[: saved.stat().st_size // 2])
+    with pytest.raises(checkpoints.CheckpointError, match=r"cnn\.pt.*truncated"):
+        checkpoints.load_checkpoint(saved)
+
+
+def test_corrupt_bytes(tmp_path):
+    path = tmp_path / "noise.pt"
+    path.write_bytes(os.urandom(4096))
+    with pytest.raises(checkpoints.CheckpointError, match="noise.pt"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_text_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "notes.pt"
+    path.write_text("hello")
+    with pytest.raises(checkpoints.CheckpointError, match="notes.pt"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_plain_state_dict_is_not_a_checkpoint(cnn, tmp_path):
+    path = tmp_path / "state.pt"
+    torch.save(cnn.state_dict(), path)
+    with pytest.raises(checkpoints.CheckpointError, match="not an mnistlib checkpoint"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_pickled_code_is_refused_not_run(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    path = tmp_path / "evil.pt"
+    with open(path, "wb") as f:
+        pickle.dump({"format": checkpoints.FORMAT, "x": Evil()}, f)
+    with pytest.raises(checkpoints.CheckpointError, match="evil.pt"):
+        checkpoints.load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_wrong_architecture_is_named(saved):
+    with pytest.raises(checkpoints.CheckpointError, match="'cnn'.*'mlp'"):
+        checkpoints.load_checkpoint(saved, expected_model="mlp")
+
+
+def test_wrong_shapes_are_reported(cnn, tmp_path):
+    path = checkpoints.save_checkpoint(cnn, tmp_path / "shapes.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["model_args"]["width"] = 16  # weights are for width 8
+    torch.save(payload, path)
+    with pytest.raises(checkpoints.CheckpointError, match=r"shapes\.pt.*do not fit"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_unknown_model_name(cnn, tmp_path):
+    path = checkpoints.save_checkpoint(cnn, tmp_path / "odd.pt")
+    payload = torch.load(path, weights_only=True)
+    payload["model_name"] = "transformer"
+    torch.save(payload, path)
+    with pytest.raises(checkpoints.CheckpointError, match="transformer"):
+        checkpoints.load_checkpoint(path)
+
+
+def test_interrupted_save_keeps_the_old_file(cnn, saved, monkeypatch):
+    before = saved.read_bytes()
+
+    def crash(obj, f, *args, **kwargs):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save_checkpoint(models.build_model("cnn", width=8), saved)
+    assert saved.read_bytes() == before
+    assert sorted(p.name for p in saved.parent.iterdir()) == ["cnn.pt"]  # no temp file left behind
+    checkpoints.load_checkpoint(saved)
+
+
+def test_unregistered_model_cannot_be_saved(tmp_path):
+    with pytest.raises(ValueError, match="not a registered model"):
+        checkpoints.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")

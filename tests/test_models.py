@@ -1,0 +1,41 @@
+"""Every registered model: output shape, the originals' exact layer sizes, the registry."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mnistlib import models
+
+
+@pytest.mark.parametrize("name", sorted(models.REGISTRY))
+@pytest.mark.parametrize("shape", [(5, 1, 28, 28), (5, 28, 28)])
+def test_output_shape(name, shape):
+    model = models.build_model(name).eval()
+    assert model(torch.rand(shape)).shape == (5, 10)
+
+
+def test_original_mlps_keep_their_layer_sizes():
+    def sizes(model):
+        return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+
+    assert sizes(models.MNISTNet()) == [(784, 128), (128, 10)]
+    assert sizes(models.ImprovedMNISTNet()) == [(784, 256), (256, 128), (128, 64), (64, 10)]
+    assert models.count_parameters(models.MNISTNet()) == 784 * 128 + 128 + 128 * 10 + 10
+
+
+def test_cnn_uses_batchnorm():
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in models.SmallCNN().modules())
+
+
+def test_models_normalise_inputs_themselves():
+    model = models.MNISTNet()
+    x = torch.full((1, 1, 28, 28), 0.1307)
+    assert torch.allclose(model.normalize(x), torch.zeros_like(x), atol=1e-6)
+
+
+def test_registry_round_trip_and_unknown_name():
+    for name in models.REGISTRY:
+        assert models.model_name(models.build_model(name)) == name
+    with pytest.raises(ValueError, match="resnet"):
+        models.build_model("resnet")

@@ -1,0 +1,70 @@
+"""Training: a short run learns, seeds make it repeatable, augmentation keeps digits intact."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from mnistlib import data, evaluate, models, train
+from mnistlib.runtime import seed_everything
+
+
+@pytest.fixture(scope="module")
+def small_split():
+    X, y = data.load_mnist("train")
+    Xt, yt = data.load_mnist("test")
+    return (X[:3000], y[:3000]), (Xt[:1000], yt[:1000])
+
+
+def _short_run(name, split, seed=0, **changes):
+    arch, recipe = train.RECIPES[name]
+    recipe = dataclasses.replace(recipe, num_epochs=1, **changes)
+    seed_everything(seed)
+    model = models.build_model(arch)
+    history = train.fit(model, split[0], split[1], recipe, seed=seed, device="cpu", progress=False)
+    return model, history
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp_improved", "cnn"])
+def test_short_training_run_beats_chance_by_far(name, small_split):
+    _, history = _short_run(name, small_split)
+    assert history["test_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
+    assert set(history) == {"epoch", "train_loss", "train_acc", "test_acc", "time"}
+    assert len(history["train_loss"]) == 1 and history["time"][-1] > 0
+
+
+def test_same_seed_same_model(small_split):
+    a, ha = _short_run("cnn", small_split, seed=3)
+    b, hb = _short_run("cnn", small_split, seed=3)
+    c, _ = _short_run("cnn", small_split, seed=4)
+    Xt = small_split[1][0][:200]
+    assert ha["train_loss"] == hb["train_loss"]
+    assert torch.equal(evaluate.predict_proba(a, Xt), evaluate.predict_proba(b, Xt))
+    assert not torch.equal(evaluate.predict_proba(a, Xt), evaluate.predict_proba(c, Xt))
+
+
+def test_fp32_path_also_learns(small_split):
+    _, history = _short_run("cnn", small_split, bf16="off")
+    assert history["test_acc"][-1] > 0.80
+
+
+def test_augmentation_moves_pixels_but_keeps_ink_and_shape():
+    X, _ = data.load_mnist("test")
+    xb = data.to_float(X[:64])
+    out = train.augment_batch(xb, 1.0, torch.Generator().manual_seed(0))
+    assert out.shape == xb.shape
+    assert not torch.allclose(out, xb)
+    ink_ratio = out.sum((1, 2, 3)) / xb.sum((1, 2, 3))
+    assert ((ink_ratio > 0.7) & (ink_ratio < 1.3)).all()  # scale <= 10 %: ink area stays similar
+    assert torch.allclose(train.augment_batch(xb, 0.0), xb, atol=1e-5)  # strength 0 is the identity
+
+
+def test_on_epoch_end_sees_the_growing_history(small_split):
+    seen = []
+    arch, recipe = train.RECIPES["mlp"]
+    model = models.build_model(arch)
+    train.fit(model, small_split[0], None, dataclasses.replace(recipe, num_epochs=2), progress=False,
+              device="cpu", on_epoch_end=lambda h: seen.append(list(h["epoch"])))
+    assert seen == [[1], [1, 2]]
