@@ -22,6 +22,22 @@ class CheckpointError(ValueError):
     """A checkpoint file is missing, damaged, or does not fit the model it describes."""
 
 
+def _plain(value: Any) -> Any:
+    """Return ``value`` as plain data that ``torch.load(weights_only=True)`` accepts, or raise TypeError."""
+    if isinstance(value, bool) or value is None:
+        return value
+    for plain_type in (int, float, str):  # also turns subclasses (torch.__version__) into the plain type
+        if isinstance(value, plain_type):
+            return plain_type(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy or torch scalar
+        return value.item()
+    raise TypeError(f"checkpoint metadata must be plain data (numbers, strings, lists, dicts), not {type(value).__name__}")
+
+
 def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
     """Write the weights, the model's name and arguments and ``metadata`` to ``path`` atomically.
 
@@ -40,7 +56,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path
         "model_args": args,
         "normalization": {"mean": args.get("mean"), "std": args.get("std")},
         "state_dict": state,
-        "metadata": metadata,
+        "metadata": _plain(metadata),
     }
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

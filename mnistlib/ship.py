@@ -10,13 +10,15 @@ import argparse
 import json
 import platform
 import time
+from pathlib import Path
 
 import torch
 
-from mnistlib.checkpoints import SHIPPED_MODELS, save_checkpoint
+from mnistlib.checkpoints import SHIPPED_MODELS, read_checkpoint, save_checkpoint
 from mnistlib.data import data_sha256, load_mnist
 from mnistlib.evaluate import accuracy
 from mnistlib.models import build_model, count_parameters
+from mnistlib.paths import MODELS_DIR
 from mnistlib.runtime import bf16_supported, seed_everything
 from mnistlib.train import RECIPES, fit, recipe_dict
 
@@ -41,12 +43,57 @@ def train_and_save(name: str, seed: int = SEED) -> dict:
         "parameters": count_parameters(model),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads, "
         f"bf16={'yes' if bf16_supported('cpu') else 'no'}",
-        "torch": torch.__version__,
+        "torch": str(torch.__version__),
         "train_data_sha256": data_sha256("train"),
         "date": time.strftime("%Y-%m-%d"),
     }
     save_checkpoint(model, SHIPPED_MODELS[arch], **facts)
     return facts
+
+
+CARD_HEAD = """# Shipped models
+
+Trained by this project's own code on the full MNIST training set (60,000 digits) and evaluated
+on the full test set (10,000 digits). `mnistlib.load_model()` loads the CNN; notebook 04 offers both.
+This page is written by `python -m mnistlib.ship` from the checkpoints' own metadata.
+
+| file | model | parameters | test accuracy | training time | seed |
+| --- | --- | --- | --- | --- | --- |
+"""
+
+
+def write_model_card() -> Path:
+    """Write models/README.md from the metadata stored in the shipped checkpoints."""
+    rows, details = [], []
+    for arch, path in SHIPPED_MODELS.items():
+        meta = read_checkpoint(path)["metadata"]
+        rows.append(
+            f"| `{path.name}` | `{arch}` | {meta['parameters']:,} | {meta['test_acc'] * 100:.2f} % "
+            f"| {meta['train_seconds']:.1f} s | {meta['seed']} |"
+        )
+        recipe = ", ".join(f"{k}={v}" for k, v in meta["recipe"].items())
+        details.append(
+            f"### `{path.name}`\n\n- recipe `{meta['recipe_name']}`: {recipe}\n"
+            f"- trained {meta['date']} on {meta['machine']}, torch {meta['torch']}\n"
+            f"- SHA-256 of the training data (images and labels): `{meta['train_data_sha256']}`\n"
+            f"- reproduce: `python -m mnistlib.ship {arch}` (same machine and torch: same weights)\n"
+        )
+    card = CARD_HEAD + "\n".join(rows) + "\n\n" + "\n".join(details) + CARD_TAIL
+    path = MODELS_DIR / "README.md"
+    path.write_text(card)
+    return path
+
+
+CARD_TAIL = """
+## Intended use and limits
+
+For teaching: reading single handwritten digits 0-9, drawn on the pad or photographed, after
+`mnistlib.preprocess` has made them look like MNIST digits (ink bright, cropped, fitted into 20x20,
+centred by mass in 28x28). Not for letters, several digits in one picture, or anything that matters:
+the model always answers one of ten digits, confidently or not (notebook 05 shows how to fool it).
+Every checkpoint records its architecture, normalisation, recipe, seed, accuracy and data hash, and
+loads with `torch.load(..., weights_only=True)`. Speed figures: `make bench`.
+"""
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -59,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"unknown model {name!r}; choose from {sorted(SHIPPED_MODELS)}")
     for name in names:
         print(json.dumps(train_and_save(name), indent=2), flush=True)
+    print(f"wrote {write_model_card()}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,142 @@
+"""Benchmark: training speed and accuracy against the original pipeline, latency, real-world input.
+
+    python -m mnistlib.bench              # everything (about 10 minutes on 2 CPU cores)
+    python -m mnistlib.bench --quick      # one seed, no `best` recipe
+
+Every figure is measured in this one process on this one machine, baseline included, so the
+ratios mean something even on a noisy machine. Prints a report; returns nothing to assert on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from torch.utils.data import DataLoader
+from torchvision import datasets, transforms
+
+from mnistlib import canvas_testset
+from mnistlib.checkpoints import load_shipped
+from mnistlib.data import DATA_DIR, ensure_mnist, load_mnist
+from mnistlib.evaluate import accuracy
+from mnistlib.models import ImprovedMNISTNet, build_model
+from mnistlib.preprocess import MNIST_MEAN, MNIST_STD
+from mnistlib.runtime import bf16_supported, seed_everything
+from mnistlib.train import RECIPES, fit
+
+THRESHOLDS = (0.990, 0.993, 0.995)
+
+
+def train_recipe(name: str, seed: int, train_data, test_data) -> dict:
+    """Train one named recipe with one seed; return its history and final accuracy."""
+    arch, recipe = RECIPES[name]
+    seed_everything(seed)
+    model = build_model(arch)
+    history = fit(model, train_data, test_data, recipe, seed=seed, device="cpu", progress=False)
+    return {"model": model, "history": history, "acc": history["test_acc"][-1], "seconds": history["time"][-1]}
+
+
+def time_to(history: dict, threshold: float) -> float:
+    """Return the training seconds until test accuracy first reached ``threshold`` (inf if never)."""
+    for acc, seconds in zip(history["test_acc"], history["time"]):
+        if acc >= threshold:
+            return seconds
+    return float("inf")
+
+
+def baseline_pipeline(num_epochs: int, seed: int) -> dict:
+    """Train the original way: torchvision MNIST + ToTensor/Normalize + DataLoader(64) + improved MLP + Adam."""
+    seed_everything(seed)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
+    train_set = datasets.MNIST(str(DATA_DIR), train=True, transform=tf)
+    test_set = datasets.MNIST(str(DATA_DIR), train=False, transform=tf)
+    train_loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    test_loader = DataLoader(test_set, batch_size=1000)
+    model = ImprovedMNISTNet(mean=0.0, std=1.0)  # the transform already normalised
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    start = time.perf_counter()
+    for _ in range(num_epochs):
+        model.train()
+        for X, y in train_loader:
+            optimizer.zero_grad()
+            loss_fn(model(X), y).backward()
+            optimizer.step()
+    seconds = time.perf_counter() - start
+    model.eval()
+    with torch.no_grad():
+        correct = sum((model(X).argmax(1) == y).sum().item() for X, y in test_loader)
+    return {"acc": correct / len(test_set), "seconds": seconds}
+
+
+def latency_ms(model: torch.nn.Module, repeats: int = 2000) -> float:
+    """Return the median time of one batch-1 model call, in milliseconds."""
+    x = torch.rand(1, 1, 28, 28)
+    times = []
+    with torch.inference_mode():
+        for _ in range(50):
+            model(x)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model(x)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print the report."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one seed and no `best` recipe")
+    parser.add_argument("--baseline-epochs", type=int, default=3)
+    args = parser.parse_args(argv)
+    seeds = [0] if args.quick else [0, 1, 2]
+    ensure_mnist()
+    train_data, test_data = load_mnist("train"), load_mnist("test")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 native: {bf16_supported('cpu')}")
+
+    print("\n== default CNN (recipe 'cnn'), training seconds to reach a test accuracy")
+    cnn_runs = [train_recipe("cnn", s, train_data, test_data) for s in seeds]
+    for s, run in zip(seeds, cnn_runs):
+        reached = ", ".join(f"{t:.1%}: {time_to(run['history'], t):.1f} s" for t in THRESHOLDS)
+        print(f"  seed {s}: final {run['acc']:.2%} in {run['seconds']:.1f} s ({reached})")
+    for t in THRESHOLDS:
+        print(f"  median time to {t:.1%}: {statistics.median(time_to(r['history'], t) for r in cnn_runs):.1f} s")
+
+    print("\n== improved MLP (recipe 'mlp_improved')")
+    mlp_runs = [train_recipe("mlp_improved", s, train_data, test_data) for s in seeds]
+    for s, run in zip(seeds, mlp_runs):
+        print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
+
+    print(f"\n== baseline: original pipeline, {args.baseline_epochs} epochs (DataLoader + PIL per sample)")
+    base = baseline_pipeline(args.baseline_epochs, seed=0)
+    base_epoch = base["seconds"] / args.baseline_epochs
+    mlp_epoch = statistics.median(r["seconds"] / len(r["history"]["epoch"]) for r in mlp_runs)
+    mlp_sec = statistics.median(r["seconds"] for r in mlp_runs)
+    print(f"  baseline: {base['acc']:.2%} in {base['seconds']:.1f} s ({base_epoch:.1f} s per epoch)")
+    print(f"  improved MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
+          f"{base['seconds'] / mlp_sec:.1f}x less time in all, accuracy {statistics.median(r['acc'] for r in mlp_runs):.2%}"
+          f" vs {base['acc']:.2%}")
+    cnn_sec = statistics.median(r["seconds"] for r in cnn_runs)
+    print(f"  default CNN vs baseline: {statistics.median(r['acc'] for r in cnn_runs):.2%} in {cnn_sec:.1f} s "
+          f"vs {base['acc']:.2%} in {base['seconds']:.1f} s")
+
+    if not args.quick:
+        print("\n== recipe 'best' (longer, augmented), seed 0")
+        best = train_recipe("best", 0, train_data, test_data)
+        print(f"  {best['acc']:.2%} in {best['seconds']:.1f} s")
+
+    print("\n== batch-1 inference latency (one model call, median)")
+    for name in ("cnn", "mlp_improved"):
+        print(f"  shipped {name}: {latency_ms(load_shipped(name)):.3f} ms")
+
+    print("\n== real-world input: canvas-like digits redrawn from the MNIST test split")
+    model = load_shipped("cnn")
+    print(f"  shipped CNN on the MNIST test set itself: {accuracy(model, *test_data):.2%}")
+    for key, value in canvas_testset.measure(model).items():
+        print(f"  {key}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The shipped models: small, loadable, and as accurate on the real test set as the model card says."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from mnistlib import checkpoints, data, evaluate
+from mnistlib.paths import MODELS_DIR
+
+
+def card_accuracy(name: str) -> float:
+    """Return the test accuracy models/README.md states for a shipped file."""
+    card = (MODELS_DIR / "README.md").read_text()
+    row = re.search(rf"^\|\s*`{re.escape(name)}`.*$", card, flags=re.M)
+    assert row, f"models/README.md has no table row for {name}"
+    return float(re.search(r"(\d{2}\.\d{2}) %", row.group(0)).group(1)) / 100
+
+
+@pytest.mark.parametrize("arch", sorted(checkpoints.SHIPPED_MODELS))
+def test_shipped_model_matches_its_model_card(arch):
+    path = checkpoints.SHIPPED_MODELS[arch]
+    assert path.stat().st_size < 5 * 1024 * 1024
+    model = checkpoints.load_shipped(arch)
+    measured = evaluate.accuracy(model, *data.load_mnist("test"))
+    meta = model.checkpoint_metadata
+    assert abs(measured - meta["test_acc"]) < 0.0006, (measured, meta["test_acc"])
+    assert abs(measured - card_accuracy(path.name)) < 0.0006, (measured, card_accuracy(path.name))
+    assert meta["train_data_sha256"] == data.data_sha256("train")
+
+
+def test_default_model_is_the_cnn_and_good():
+    model = checkpoints.load_model()
+    assert model.checkpoint_metadata["architecture"] == "cnn"
+    assert model.checkpoint_metadata["test_acc"] >= 0.995
