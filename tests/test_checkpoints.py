@@ -121,3 +121,10 @@ def test_interrupted_save_keeps_the_old_file(cnn, saved, monkeypatch):
 def test_unregistered_model_cannot_be_saved(tmp_path):
     with pytest.raises(ValueError, match="not a registered model"):
         checkpoints.save_checkpoint(torch.nn.Linear(2, 2), tmp_path / "x.pt")
+
+
+def test_metadata_is_stored_as_plain_data(cnn, tmp_path):
+    path = checkpoints.save_checkpoint(cnn, tmp_path / "m.pt", torch=torch.__version__, acc=torch.tensor(0.5), shape=(1, 2))
+    assert checkpoints.load_checkpoint(path).checkpoint_metadata == {"torch": str(torch.__version__), "acc": 0.5, "shape": [1, 2]}
+    with pytest.raises(TypeError, match="plain data"):
+        checkpoints.save_checkpoint(cnn, tmp_path / "bad.pt", net=cnn)
