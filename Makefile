@@ -28,7 +28,7 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 app: setup
-	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light
+	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
 
 bench: data
 	$(PY) -m mnistlib.bench

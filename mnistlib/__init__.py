@@ -9,6 +9,7 @@ The public API::
 """
 
 from mnistlib.checkpoints import CheckpointError, load_model
+from mnistlib.predict import BlankImageError, InvalidImageError, Prediction, predict
 
 __version__ = "0.1.0"
-__all__ = ["CheckpointError", "load_model"]
+__all__ = ["BlankImageError", "CheckpointError", "InvalidImageError", "Prediction", "load_model", "predict"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 from mnistlib.data import to_float
@@ -62,3 +63,45 @@ def calibration(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -
     mean_conf = torch.bincount(bins, weights=conf, minlength=num_bins) / count.clamp(min=1)
     acc = torch.bincount(bins, weights=correct, minlength=num_bins) / count.clamp(min=1)
     return {"confidence": mean_conf, "accuracy": acc, "count": count}
+
+
+# --------------------------------------------------------------------------------------------------
+# Robustness: accuracy when the test digits are moved or turned (notebook 03)
+
+ROBUSTNESS_KINDS = ("shift", "shift_down", "rotate")
+
+
+def _as_float_batch(X: torch.Tensor) -> torch.Tensor:
+    """Return images as float (N, 1, 28, 28) in [0, 1], from uint8 (N, 28, 28) or float (N, [1,] 28, 28)."""
+    X = to_float(X) if X.dtype == torch.uint8 else X.float()
+    return X.unsqueeze(1) if X.dim() == 3 else X
+
+
+def shift_images(X: torch.Tensor, dx: int, dy: int = 0) -> torch.Tensor:
+    """Return images (N, 1, 28, 28) moved ``dx`` pixels right and ``dy`` down; ink leaving the frame is lost."""
+    return TF.affine(_as_float_batch(X), angle=0.0, translate=[int(dx), int(dy)], scale=1.0, shear=[0.0, 0.0])
+
+
+def rotate_images(X: torch.Tensor, degrees: float) -> torch.Tensor:
+    """Return images (N, 1, 28, 28) turned ``degrees`` anticlockwise about their centre (bilinear)."""
+    turned = TF.rotate(_as_float_batch(X), float(degrees), interpolation=TF.InterpolationMode.BILINEAR)
+    return turned.clamp(0, 1)
+
+
+def robustness_curve(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    kind: str,
+    amounts: list[float] | tuple[float, ...],
+    device: torch.device | str | None = None,
+) -> list[float]:
+    """Return the accuracy for each amount: pixels right (``shift``), pixels down (``shift_down``) or degrees (``rotate``)."""
+    if kind not in ROBUSTNESS_KINDS:
+        raise ValueError(f"kind must be one of {ROBUSTNESS_KINDS}, not {kind!r}.")
+    change = {
+        "shift": lambda a: shift_images(X, dx=a),
+        "shift_down": lambda a: shift_images(X, dx=0, dy=a),
+        "rotate": lambda a: rotate_images(X, a),
+    }[kind]
+    return [accuracy(model, change(a), y, device=device) for a in amounts]

@@ -1,0 +1,278 @@
+"""Helpers for the real-browser tests: servers on 127.0.0.1, Chromium, drawing strokes, reading the pad."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import secrets
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+
+ARTIFACTS = REPO_ROOT / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+NOTEBOOK = "04_draw_and_predict.ipynb"
+PAD = 280  # the pad's size in canvas pixels (mnistlib.widgets.PAD_SIZE)
+
+Stroke = Sequence[tuple[float, float]]
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 36) -> list[tuple[float, float]]:
+    # Starts at the top and goes round clockwise, overlapping a little to close the loop.
+    return [(cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
+            for i in range(n + 2)]
+
+
+# Digits designed in pad pixels (x right, y down), each as a person would draw it.
+DIGIT_STROKES: dict[int, list[Stroke]] = {
+    0: [_ellipse(140, 140, 65, 95)],
+    1: [[(150, 45), (140, 140), (130, 235)]],
+    7: [[(75, 55), (205, 55), (160, 140), (120, 235)]],
+}
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """Return an environment that keeps Jupyter, IPython and caches inside ``home``."""
+    env = dict(os.environ)
+    for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
+                     ("IPYTHONDIR", "ipython"), ("XDG_CONFIG_HOME", "xdg-config"),
+                     ("XDG_CACHE_HOME", "xdg-cache"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime")]:
+        env[var] = str(home / sub)
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    # No news or update pop-up covering the page: set it as the (isolated) user's own setting.
+    settings = home / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def copy_notebooks(dest: Path) -> Path:
+    """Copy notebooks/ to ``dest`` (the browser autosaves into what it serves) and return it."""
+    shutil.copytree(NOTEBOOKS_DIR, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    return dest
+
+
+class Server:
+    """A Jupyter-family server started in its own process group and stopped on exit."""
+
+    def __init__(self, args: list[str], port: int, token: str, env: dict[str, str], log: Path,
+                 probe: str) -> None:
+        self.port, self.token, self.log = port, token, log
+        self.url = f"http://127.0.0.1:{port}"
+        self._probe = probe
+        self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until the probe URL answers, or fail with the end of the server's log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}{self._probe}", timeout=2):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.3)
+        raise RuntimeError(f"server on port {self.port} did not start:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        """Return the last ``n`` characters of the server's log."""
+        self._log_file.flush()
+        return self.log.read_bytes()[-n:].decode(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the server and every kernel it started (they share its process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self._log_file.close()
+
+
+@contextlib.contextmanager
+def lab_server(root: Path, home: Path) -> Iterator[Server]:
+    """Run JupyterLab on 127.0.0.1 with a token, serving ``root``."""
+    port, token = free_port(), secrets.token_hex(16)
+    args = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+            f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={root}",
+            "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]
+    server = Server(args, port, token, isolated_env(home), home / "lab.log", f"/api/status?token={token}")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def make_app_flags(makefile: Path = REPO_ROOT / "Makefile") -> list[str]:
+    """Return the Voila options in `make app`'s recipe, so that the tests serve the app the same way."""
+    lines = makefile.read_text().splitlines()
+    recipe = lines[lines.index(next(line for line in lines if line.startswith("app:"))) + 1]
+    words = shlex.split(recipe)
+    return words[next(i for i, w in enumerate(words) if w.endswith(".ipynb")) + 1 :]
+
+
+def voila_args(notebook: Path, port: int, token: str) -> list[str]:
+    """Return the command that serves ``notebook`` as `make app` does, on 127.0.0.1:``port`` with a token."""
+    return [sys.executable, "-m", "voila", str(notebook), *make_app_flags(), "--no-browser", f"--port={port}",
+            "--Voila.ip=127.0.0.1", f"--token={token}"]
+
+
+@contextlib.contextmanager
+def voila_server(notebook: Path, home: Path) -> Iterator[Server]:
+    """Run Voila on 127.0.0.1 with a token, serving one notebook as an app."""
+    port, token = free_port(), secrets.token_hex(16)
+    # Probe a static file: every GET of / starts a kernel and runs the notebook.
+    server = Server(voila_args(notebook, port, token), port, token, isolated_env(home), home / "voila.log",
+                    "/voila/static/favicon.ico")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+def launch_chromium(playwright, user_data_dir: Path, has_touch: bool = False):
+    """Launch Debian's Chromium headless with a fresh profile; return the persistent context."""
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError(f"The browser tests need Chromium at {CHROMIUM}: sudo apt-get install chromium")
+    return playwright.chromium.launch_persistent_context(
+        str(user_data_dir), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        viewport={"width": 1280, "height": 900}, has_touch=has_touch)
+
+
+def screenshot(page, name: str) -> Path:
+    """Save a full-page screenshot to test-artifacts/ and return its path."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+@contextlib.contextmanager
+def screenshot_on_failure(page, name: str) -> Iterator[None]:
+    """Re-raise any failure inside with a screenshot saved and named in the message."""
+    try:
+        yield
+    except Exception as exc:
+        path = screenshot(page, f"FAILED-{name}")
+        raise AssertionError(f"{exc}\n(screenshot: {path})") from exc
+
+
+def pad_canvas(page):
+    """Return the pad's canvas, scrolled into view."""
+    canvas = page.locator(".mnist-pad canvas").first
+    canvas.wait_for(state="visible", timeout=60_000)
+    canvas.scroll_into_view_if_needed()
+    return canvas
+
+
+def _to_page(box: dict, x: float, y: float) -> tuple[float, float]:
+    return box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD
+
+
+def _densify(stroke: Stroke, step: float = 6.0) -> list[tuple[float, float]]:
+    """Return the stroke's points with extra ones every ``step`` px, as a real hand sends them."""
+    points = [stroke[0]]
+    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        n = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
+        points += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
+    return points
+
+
+def mouse_draw(page, strokes: Sequence[Stroke]) -> None:
+    """Draw strokes on the pad with the mouse."""
+    box = pad_canvas(page).bounding_box()
+    for stroke in strokes:
+        points = _densify(stroke)
+        page.mouse.move(*_to_page(box, *points[0]))
+        page.mouse.down()
+        for point in points[1:]:
+            page.mouse.move(*_to_page(box, *point))
+        page.mouse.up()
+
+
+def touch_draw(page, cdp, strokes: Sequence[Stroke]) -> None:
+    """Draw strokes on the pad with one finger, through DevTools touch events."""
+    box = pad_canvas(page).bounding_box()
+    for stroke in strokes:
+        points = [_to_page(box, *p) for p in _densify(stroke)]
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart",
+                                              "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+        for x, y in points[1:]:
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
+        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def reading(page) -> dict[str, str]:
+    """Return the pad's displayed reading: {"state": ..., "digit": ..., "strokes": ..., "live": ...}."""
+    box = page.locator(".mnist-reading [data-state]").first
+    return {k: box.get_attribute(f"data-{k}") or "" for k in ("state", "digit", "strokes", "live")}
+
+
+def _wait_for(page, selector: str, expected: str, timeout: float) -> None:
+    try:
+        page.wait_for_selector(selector, timeout=timeout)
+    except Exception as exc:
+        raise AssertionError(f"expected the pad to show {expected}; it shows {reading(page)}, "
+                             f"message: {message(page)!r}") from exc
+
+
+def wait_for_reading(page, state: str, timeout: float = 20_000) -> None:
+    """Wait until the pad shows ``state`` ("blank", "digit" or "unsure")."""
+    _wait_for(page, f'.mnist-reading [data-state="{state}"]', state, timeout)
+
+
+def wait_for_read_digit(page, digit: int, strokes: int = 1, timeout: float = 30_000) -> None:
+    """Wait until the pad reads ``digit`` (sure or not) from ``strokes`` finished strokes, not a live reading.
+
+    The kernel can lag behind the browser: while it catches up, the pad may show a live reading of
+    half a stroke, which may already be the right digit.
+    """
+    final = f'[data-digit="{digit}"][data-strokes="{strokes}"][data-live="false"]'
+    selector = ", ".join(f'.mnist-reading [data-state="{s}"]{final}' for s in ("digit", "unsure"))
+    _wait_for(page, selector, f"{digit} read from {strokes} finished stroke(s)", timeout)
+
+
+def message(page) -> str:
+    """Return the text of the pad's message line."""
+    return page.locator(".mnist-message").first.inner_text()
+
+
+def canvas_ink(page) -> dict[str, int]:
+    """Count the canvas's pixels: opaque ones, and bright (ink) ones."""
+    return page.locator(".mnist-pad canvas").first.evaluate(
+        """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                  let opaque = 0, ink = 0;
+                  for (let i = 0; i < d.length; i += 4) { if (d[i+3] > 200) opaque++;
+                                                           if (d[i] > 128 && d[i+3] > 200) ink++; }
+                  return {opaque, ink, total: c.width * c.height}; }""")

@@ -1,0 +1,33 @@
+"""Shared fixtures: the real MNIST splits and the shipped models, loaded once per test session."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from mnistlib import checkpoints, data
+
+
+@pytest.fixture(scope="session")
+def mnist_test() -> tuple[torch.Tensor, torch.Tensor]:
+    """The real MNIST test split: images (10000, 28, 28) uint8 and labels (10000,) int64."""
+    return data.load_mnist("test")
+
+
+@pytest.fixture(scope="session")
+def mnist_train() -> tuple[torch.Tensor, torch.Tensor]:
+    """The real MNIST training split: images (60000, 28, 28) uint8 and labels (60000,) int64."""
+    return data.load_mnist("train")
+
+
+@pytest.fixture(scope="session")
+def shipped_cnn() -> nn.Module:
+    """The shipped default CNN (models/mnist_cnn.pt) on the CPU, in eval mode. Do not train it in place."""
+    return checkpoints.load_shipped("cnn")
+
+
+@pytest.fixture(scope="session")
+def shipped_mlp() -> nn.Module:
+    """The shipped improved MLP (models/mnist_mlp_improved.pt) on the CPU, in eval mode. Do not train it in place."""
+    return checkpoints.load_shipped("mlp_improved")

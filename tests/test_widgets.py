@@ -1,0 +1,547 @@
+"""The drawing pad without a browser: strokes, rasterisation, throttling and every state of the widget.
+
+Events are sent to the canvas exactly as the browser sends them (``_handle_frontend_event``) and
+uploads are stored as ipywidgets 8 stores them, so the same code paths run as in JupyterLab.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from browser_support import DIGIT_STROKES
+from ipycanvas.canvas import COMMANDS
+from PIL import Image
+from torch import nn
+
+import mnistlib
+from mnistlib.checkpoints import SHIPPED_MODELS, load_shipped
+from mnistlib.models import ImprovedMNISTNet
+from mnistlib.widgets import (
+    BRUSH_WIDTH,
+    MAX_UPLOAD_BYTES,
+    MODEL_VIEW_SIZE,
+    PAD_SIZE,
+    UNSURE_BELOW,
+    DrawingPad,
+    Strokes,
+    Throttle,
+    bars_html,
+    message_html,
+    model_choices,
+    png_bytes,
+    preprocessing_steps,
+    reading_html,
+)
+
+
+# ---- helpers: the browser's side of the conversation ------------------------------------------------
+
+
+def send(pad: DrawingPad, event: str, **content) -> None:
+    """Deliver one canvas event to the kernel side, as the browser does."""
+    pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
+
+
+def dense(stroke, step: float = 5.0) -> list[tuple[float, float]]:
+    """Return the stroke with a point every ``step`` px, as mouse-move events arrive."""
+    points = [stroke[0]]
+    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+        n = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
+        points += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
+    return points
+
+
+def mouse_draw(pad: DrawingPad, strokes) -> None:
+    for stroke in strokes:
+        points = dense(stroke)
+        send(pad, "mouse_down", x=points[0][0], y=points[0][1])
+        for x, y in points[1:]:
+            send(pad, "mouse_move", x=x, y=y)
+        send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
+
+
+def touch_draw(pad: DrawingPad, strokes) -> None:
+    for stroke in strokes:
+        points = dense(stroke)
+        send(pad, "touch_start", touches=[{"x": points[0][0], "y": points[0][1]}])
+        for x, y in points[1:]:
+            send(pad, "touch_move", touches=[{"x": x, "y": y}])
+        send(pad, "touch_end", touches=[])  # the fingers still down: none
+
+
+def upload(pad: DrawingPad, name: str, content: bytes, mime: str = "image/png") -> None:
+    """Deliver a file through the upload button the way ipywidgets 8 sends it from the browser."""
+    pad.upload.set_state({"value": [{"name": name, "type": mime, "size": len(content),
+                                     "content": memoryview(content), "last_modified": 1_700_000_000_000}]})
+
+
+def reading_attrs(pad: DrawingPad) -> tuple[str, str]:
+    """Return (data-state, data-digit) of the displayed reading, as the browser tests read it."""
+    html = pad.reading.value
+    state = html.split('data-state="')[1].split('"')[0]
+    digit = html.split('data-digit="')[1].split('"')[0]
+    return state, digit
+
+
+def paper_png(digit: int, fmt: str = "PNG") -> bytes:
+    """Return a picture of a designed digit as dark ink on light paper, encoded as ``fmt``."""
+    strokes = Strokes()
+    for stroke in DIGIT_STROKES[digit]:
+        strokes.add_stroke(stroke)
+    ink = strokes.rasterize() // 255  # 0 or 1
+    paper = Image.fromarray(235 - ink * 200).convert("RGB")  # grey-white paper, dark ink
+    buffer = io.BytesIO()
+    paper.save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """Return a PNG that claims ``width`` x ``height`` pixels (a decompression bomb's header)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+class FixedProbabilities(nn.Module):
+    """A stand-in model that gives the same probabilities for every image."""
+
+    def __init__(self, probabilities: list[float]) -> None:
+        super().__init__()
+        self.register_buffer("logits", torch.log(torch.tensor(probabilities)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.logits.expand(x.shape[0], 10)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def pad() -> DrawingPad:
+    return DrawingPad()
+
+
+# ---- Strokes ---------------------------------------------------------------------------------------
+
+
+def test_strokes_record_points_and_skip_moves_too_small_to_see():
+    s = Strokes(min_step=2.0)
+    s.start(10, 10)
+    assert s.add(11, 10) is None  # 1 px: nothing visible to add
+    assert s.add(20, 10) == (10.0, 10.0)  # returns the previous point: the segment to paint
+    assert s.add(20, 30) == (20.0, 10.0)
+    assert s.end() is True and s.end() is False
+    assert s.strokes == [[(10.0, 10.0), (20.0, 10.0), (20.0, 30.0)]]
+
+
+def test_moves_without_a_pressed_button_draw_nothing():
+    s = Strokes()
+    assert s.add(50, 50) is None
+    assert s.is_empty
+
+
+def test_starting_a_stroke_closes_the_open_one():
+    s = Strokes()
+    s.start(1, 1)
+    s.add(30, 30)
+    s.start(100, 100)
+    assert len(s) == 2 and s.drawing
+
+
+def test_undo_removes_strokes_last_first_and_clear_removes_all():
+    s = Strokes()
+    s.add_stroke([(0, 0), (50, 0)])
+    s.add_stroke([(0, 50), (50, 50)])
+    assert s.undo() and s.strokes == [[(0.0, 0.0), (50.0, 0.0)]]
+    assert s.undo() and s.is_empty
+    assert s.undo() is False
+    s.add_stroke([(5, 5)])
+    s.clear()
+    assert s.is_empty and not s.drawing
+
+
+def test_a_stroke_needs_a_point():
+    with pytest.raises(ValueError, match="at least one"):
+        Strokes().add_stroke([])
+
+
+def test_blank_strokes_rasterise_to_black():
+    image = Strokes().rasterize()
+    assert image.shape == (PAD_SIZE, PAD_SIZE) and image.dtype == np.uint8
+    assert image.max() == 0
+
+
+def test_a_dot_is_a_disc_the_width_of_the_brush():
+    s = Strokes(brush=18)
+    s.add_stroke([(100, 100)])
+    ink = s.rasterize() == 255
+    rows, cols = np.nonzero(ink)
+    assert 17 <= cols.max() - cols.min() + 1 <= 20 and 17 <= rows.max() - rows.min() + 1 <= 20
+    assert ink.sum() == pytest.approx(math.pi * 9**2, rel=0.15)
+
+
+def test_a_line_has_the_brush_width_and_round_caps():
+    s = Strokes(brush=18)
+    s.add_stroke([(50, 100), (200, 100)])
+    ink = s.rasterize() == 255
+    rows, cols = np.nonzero(ink)
+    assert 17 <= rows.max() - rows.min() + 1 <= 20  # the line is as thick as the brush
+    # The caps reach half a brush beyond the ends.
+    assert cols.min() in range(40, 43) and cols.max() in range(208, 211)
+    assert not ink[91, 41] and ink[100, 41]  # the cap is round, not square
+
+
+def test_rasterisation_is_a_pure_function_of_the_strokes():
+    a, b = Strokes(), Strokes()
+    for s in (a, b):
+        for stroke in DIGIT_STROKES[7]:
+            s.add_stroke(stroke)
+    assert np.array_equal(a.rasterize(), b.rasterize())
+
+
+@pytest.mark.parametrize("name", ["cnn", "mlp_improved"])
+@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+def test_the_designed_browser_strokes_are_read_as_their_digit(digit, name):
+    s = Strokes()
+    for stroke in DIGIT_STROKES[digit]:
+        s.add_stroke(dense(stroke))
+    pred = mnistlib.predict(load_shipped(name), s.rasterize())
+    assert pred.digit == digit, (
+        f"{name} reads the designed {digit} as {pred.digit}: {pred.probabilities.round(2)}"
+    )
+
+
+# ---- Throttle --------------------------------------------------------------------------------------
+
+
+def test_the_first_live_prediction_is_due_at_once():
+    assert Throttle(0.15, clock=FakeClock()).due()
+
+
+def test_after_a_fast_prediction_the_next_waits_the_interval():
+    clock = FakeClock()
+    throttle = Throttle(0.15, clock=clock)
+    with throttle.run():
+        clock.now += 0.01
+    clock.now += 0.13  # 0.14 s after the start
+    assert not throttle.due()
+    clock.now += 0.01
+    assert throttle.due()
+
+
+def test_after_a_slow_prediction_the_next_waits_as_long_as_it_took():
+    clock = FakeClock()
+    throttle = Throttle(0.15, clock=clock)
+    with throttle.run():
+        clock.now += 0.4
+    assert throttle.last_duration == pytest.approx(0.4)
+    clock.now += 0.39
+    assert not throttle.due()
+    clock.now += 0.02
+    assert throttle.due()
+
+
+def test_no_live_prediction_while_one_is_running():
+    throttle = Throttle(0.0, clock=FakeClock())
+    with throttle.run():
+        assert not throttle.due()
+    assert throttle.due()
+
+
+def test_a_failing_prediction_still_releases_the_throttle():
+    throttle = Throttle(0.0, clock=FakeClock())
+    with pytest.raises(RuntimeError), throttle.run():
+        raise RuntimeError("boom")
+    assert throttle.due()
+
+
+# ---- the widget: states ----------------------------------------------------------------------------
+
+
+def test_a_new_pad_asks_for_a_digit(pad):
+    assert pad.state == "blank" and pad.prediction is None
+    assert reading_attrs(pad) == ("blank", "")
+    assert "Draw a digit" in pad.reading.value
+    assert pad.bars.value.count('data-p="0.0000"') == 10
+    assert 'data-kind="none"' in pad.message.value
+    shown = np.asarray(Image.open(io.BytesIO(pad.model_view.value)))
+    assert shown.shape == (MODEL_VIEW_SIZE, MODEL_VIEW_SIZE) and shown.max() == 0
+    assert pad.model_menu.value == "CNN (shipped)"
+    assert "DrawingPad(" in repr(pad) and len(repr(pad)) < 200
+
+
+@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+def test_a_mouse_drawing_is_read_and_shown(pad, digit):
+    mouse_draw(pad, DIGIT_STROKES[digit])
+    assert pad.state == "digit" and pad.prediction.digit == digit
+    assert reading_attrs(pad) == ("digit", str(digit))
+    assert f'class="mnist-bar-row mnist-top" data-digit="{digit}"' in pad.bars.value
+    assert pad.bars.value.count("mnist-top") == 1
+    # The enlarged model input is the model's 28x28 input with square pixels (5x5 screen pixels each).
+    shown = np.asarray(Image.open(io.BytesIO(pad.model_view.value)))
+    expected = np.round(np.clip(pad.prediction.model_input, 0, 1) * 255).astype(np.uint8)
+    assert np.array_equal(shown[::5, ::5], expected)
+
+
+def test_the_reading_is_the_same_as_predicting_the_kernels_raster(pad):
+    mouse_draw(pad, DIGIT_STROKES[7])
+    direct = mnistlib.predict(pad.model, pad.strokes.rasterize())
+    np.testing.assert_allclose(pad.prediction.probabilities, direct.probabilities, atol=1e-6)
+
+
+def test_a_finger_drawing_is_read(pad):
+    touch_draw(pad, DIGIT_STROKES[1])
+    assert not pad.strokes.drawing
+    assert reading_attrs(pad) == ("digit", "1")
+    assert pad.strokes.strokes[0][-1] == pytest.approx((130, 235))  # the last point survives touch_end([])
+
+
+def test_a_stroke_that_leaves_the_pad_ends_there(pad):
+    send(pad, "mouse_down", x=150, y=45)
+    for y in range(50, 240, 5):
+        send(pad, "mouse_move", x=150 - (y - 45) / 10, y=y)
+    send(pad, "mouse_out", x=130, y=281)
+    assert not pad.strokes.drawing and reading_attrs(pad) == ("digit", "1")
+    points = len(pad.strokes.strokes[0])
+    send(pad, "mouse_move", x=10, y=10)  # back in with the button still down: not drawing
+    assert len(pad.strokes.strokes[0]) == points and len(pad.strokes) == 1
+
+
+def test_live_predictions_during_a_stroke_are_throttled(pad, monkeypatch):
+    clock = FakeClock()
+    pad.throttle.clock = clock
+    calls = []
+    real_predict = mnistlib.predict
+
+    def counting_predict(model, image):
+        calls.append(pad.strokes.drawing)  # True: a live prediction, False: the final one
+        return real_predict(model, image)
+
+    monkeypatch.setattr(mnistlib, "predict", counting_predict)
+    points = dense(DIGIT_STROKES[1][0], step=2.0)  # about 100 mouse-move events
+    send(pad, "mouse_down", x=points[0][0], y=points[0][1])
+    for x, y in points[1:]:
+        clock.now += 0.01  # an event every 10 ms
+        send(pad, "mouse_move", x=x, y=y)
+        if len(calls) == 1:  # the live reading is on screen before the stroke ends, marked as live
+            assert pad.state != "blank" and 'data-strokes="0" data-live="true"' in pad.reading.value
+    live = len(calls)
+    seconds = 0.01 * (len(points) - 1)
+    assert len(points) > 90
+    assert math.floor(seconds / 0.15) <= live <= math.ceil(seconds / 0.15) + 1
+    send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
+    assert calls[live:] == [False]  # exactly one more, always, at the end of the stroke
+    assert 'data-strokes="1" data-live="false"' in pad.reading.value
+
+
+def test_slow_predictions_are_spaced_by_their_own_duration(pad, monkeypatch):
+    clock = FakeClock()
+    pad.throttle.clock = clock
+    calls = []
+    real_predict = mnistlib.predict
+
+    def slow_predict(model, image):
+        calls.append(clock.now)
+        clock.now += 0.5  # a slow machine: half a second per prediction
+        return real_predict(model, image)
+
+    monkeypatch.setattr(mnistlib, "predict", slow_predict)
+    send(pad, "mouse_down", x=140, y=20)
+    for i in range(1, 200):
+        clock.now += 0.01
+        send(pad, "mouse_move", x=140, y=20 + i)
+    gaps = np.diff(calls)
+    assert len(calls) >= 2 and gaps.min() >= 1.0 - 1e-9  # 0.5 s running + at least 0.5 s of drawing
+
+
+def test_an_unsure_reading_says_so_and_names_the_runner_up():
+    probabilities = [0.02, 0.02, 0.02, 0.45, 0.02, 0.35, 0.03, 0.03, 0.03, 0.03]
+    pad = DrawingPad(FixedProbabilities(probabilities))
+    assert pad.model_menu.value == "This notebook's model"
+    mouse_draw(pad, DIGIT_STROKES[1])
+    assert pad.state == "unsure" and reading_attrs(pad) == ("unsure", "3")
+    assert "Not sure: 3 (45%) or 5 (35%)?" in pad.reading.value
+    assert 'class="mnist-bar-row mnist-top-unsure" data-digit="3"' in pad.bars.value
+
+
+def test_a_confident_reading_is_not_marked_unsure():
+    probabilities = [0.01] * 9 + [0.91]
+    pad = DrawingPad(FixedProbabilities(probabilities))
+    mouse_draw(pad, DIGIT_STROKES[1])
+    assert pad.state == "digit" and reading_attrs(pad) == ("digit", "9")
+    assert UNSURE_BELOW < 0.91
+
+
+def test_clear_returns_to_the_blank_state(pad):
+    mouse_draw(pad, DIGIT_STROKES[0])
+    pad.clear_button.click()
+    assert pad.strokes.is_empty and pad.state == "blank" and pad.prediction is None
+    assert reading_attrs(pad) == ("blank", "")
+    assert pad.bars.value == bars_html()
+
+
+def test_undo_removes_the_last_stroke_and_rereads_what_is_left(pad):
+    mouse_draw(pad, DIGIT_STROKES[1])
+    first = pad.prediction.probabilities.copy()
+    mouse_draw(pad, [[(60, 140), (230, 140)]])  # a bar across the 1
+    assert len(pad.strokes) == 2
+    pad.undo_button.click()
+    assert reading_attrs(pad) == ("digit", "1")
+    np.testing.assert_allclose(pad.prediction.probabilities, first, atol=1e-6)
+    pad.undo_button.click()
+    assert pad.state == "blank"
+    pad.undo_button.click()  # nothing left to undo: still fine
+    assert pad.state == "blank"
+
+
+@pytest.mark.parametrize("fmt, mime", [("PNG", "image/png"), ("JPEG", "image/jpeg")])
+def test_an_uploaded_picture_is_read(pad, fmt, mime):
+    upload(pad, f"seven.{fmt.lower()}", paper_png(7, fmt), mime)
+    assert reading_attrs(pad) == ("digit", "7")
+    assert f"seven.{fmt.lower()}" in pad.message.value and 'data-kind="info"' in pad.message.value
+    assert pad.upload.value == ()  # reset, so that the same file can be uploaded again
+    assert isinstance(pad.current_image(), bytes)
+
+
+def test_drawing_after_an_upload_reads_the_drawing(pad):
+    upload(pad, "seven.png", paper_png(7))
+    mouse_draw(pad, DIGIT_STROKES[1])
+    assert isinstance(pad.current_image(), np.ndarray)
+    assert reading_attrs(pad) == ("digit", "1")
+    assert 'data-kind="none"' in pad.message.value
+
+
+@pytest.mark.parametrize("name, content", [
+    ("notes.txt", b"This is not a picture of a digit.\n"),
+    ("empty.png", b""),
+    ("truncated.png", paper_png(7)[:200]),
+    ("bomb.png", png_header_only(30_000, 30_000)),
+    ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES)),
+    ("white.png", png_bytes(np.full((50, 50), 255, np.uint8))),
+])
+def test_a_bad_upload_shows_an_error_and_the_pad_keeps_working(pad, name, content):
+    upload(pad, name, content)
+    assert 'data-kind="error"' in pad.message.value and name in pad.message.value
+    assert pad.state == "blank" and pad.upload.value == ()
+    mouse_draw(pad, DIGIT_STROKES[1])
+    assert reading_attrs(pad) == ("digit", "1")
+    assert 'data-kind="none"' in pad.message.value  # drawing clears the old error
+
+
+def test_a_bad_upload_leaves_the_current_drawing_alone(pad):
+    mouse_draw(pad, DIGIT_STROKES[7])
+    upload(pad, "notes.txt", b"hello")
+    assert reading_attrs(pad) == ("digit", "7") and len(pad.strokes) == 1
+
+
+def test_switching_models_rereads_the_drawing(pad):
+    mouse_draw(pad, DIGIT_STROKES[7])
+    cnn, cnn_probabilities = pad.model, pad.prediction.probabilities.copy()
+    pad.model_menu.value = "MLP (shipped)"
+    assert isinstance(pad.model, ImprovedMNISTNet)
+    assert reading_attrs(pad) == ("digit", "7")
+    assert not np.allclose(pad.prediction.probabilities, cnn_probabilities)  # another model's reading
+    assert "MLP (shipped)" in pad.message.value
+    pad.model_menu.value = "CNN (shipped)"
+    assert pad.model is cnn  # loaded once, kept
+    np.testing.assert_allclose(pad.prediction.probabilities, cnn_probabilities, atol=1e-6)
+
+
+def test_a_broken_student_checkpoint_keeps_the_working_model(tmp_path):
+    broken = tmp_path / "student_broken.pt"
+    broken.write_bytes(b"not a checkpoint")
+    pad = DrawingPad(choices={"CNN (shipped)": SHIPPED_MODELS["cnn"], "Yours: broken": broken})
+    pad.model_menu.value = "Yours: broken"
+    assert 'data-kind="error"' in pad.message.value and "student_broken.pt" in pad.message.value
+    assert pad.model_menu.value == "CNN (shipped)"
+    mouse_draw(pad, DIGIT_STROKES[0])
+    assert reading_attrs(pad) == ("digit", "0")
+
+
+def test_the_model_menu_offers_shipped_and_student_models(tmp_path):
+    (tmp_path / "student_lenet.pt").write_bytes(b"")
+    (tmp_path / "other.pt").write_bytes(b"")
+    choices = model_choices(tmp_path)
+    assert choices["CNN (shipped)"] == SHIPPED_MODELS["cnn"]
+    assert choices["MLP (shipped)"] == SHIPPED_MODELS["mlp_improved"]
+    assert choices["Yours: lenet"] == tmp_path / "student_lenet.pt"
+    assert len(choices) == 3
+
+
+def test_the_steps_panel_shows_the_preprocessing_of_the_drawing(pad):
+    assert pad.steps.layout.display == "none"
+    pad.steps_toggle.value = True
+    assert pad.steps.layout.display == "flex" and "Draw a digit" in pad.steps.children[0].value
+    mouse_draw(pad, DIGIT_STROKES[7])
+    expected = preprocessing_steps(pad.strokes.rasterize())
+    panel = pad.steps.children[0]
+    assert len(panel.children) == len(expected) >= 3
+    for cell, (name, _) in zip(panel.children, expected):
+        image, caption = cell.children
+        assert image.value[:8] == b"\x89PNG\r\n\x1a\n" and name in caption.value
+    pad.steps_toggle.value = False
+    assert pad.steps.layout.display == "none"
+
+
+def test_a_new_browser_view_gets_the_strokes_repainted(pad, monkeypatch):
+    mouse_draw(pad, DIGIT_STROKES[7] + [[(200, 200)]])  # one line and one dot
+    manager = pad.canvas._canvas_manager
+    manager._current_canvas = pad.canvas  # what the kernel believes after an earlier view
+    sent = []
+    monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=[]: sent.append(command))
+    send(pad, "client_ready")
+    assert len(sent) == 1  # one batch
+    names = {v: k for k, v in COMMANDS.items()}
+    batch = [names[command[0]] for command in sent[0]]
+    assert batch[0] == "switchCanvas"  # the new view is told which canvas to draw on
+    assert batch.count("strokeLines") == 1 and batch.count("fillCircle") == 1
+    assert batch.index("fillRect") < batch.index("strokeLines")  # black background first
+
+
+# ---- the HTML renderers ----------------------------------------------------------------------------
+
+
+def test_the_reading_html_carries_state_and_digit_for_the_browser_tests():
+    p = np.eye(10)[4] * 0.9 + 0.01
+    assert 'data-state="digit" data-digit="4"' in reading_html("digit", 4, p)
+    assert 'data-state="blank" data-digit=""' in reading_html("blank")
+    unsure = reading_html("unsure", 4, [0.05, 0.05, 0.05, 0.05, 0.4, 0.05, 0.05, 0.05, 0.05, 0.2])
+    assert "Not sure: 4 (40%) or 9 (20%)?" in unsure
+
+
+def test_the_bars_show_every_digit_and_highlight_only_the_top():
+    p = np.full(10, 0.02)
+    p[8] = 0.82
+    html = bars_html(p)
+    assert html.count("mnist-bar-row") == 10 and html.count("mnist-top") == 1
+    assert 'data-digit="8" data-p="0.8200"' in html and "width:82.0%" in html
+
+
+def test_messages_are_escaped():
+    assert "<script>" not in message_html("bad <script>.png", "error")
+    assert 'data-kind="error"' in message_html("x", "error")
+
+
+def test_reading_leaves_torch_threads_as_they_were(pad):
+    before = torch.get_num_threads()
+    mouse_draw(pad, DIGIT_STROKES[7])
+    upload(pad, "notes.txt", b"not an image")  # a failing read restores them too
+    assert torch.get_num_threads() == before
+
+
+def test_brush_default_matches_the_pad():
+    assert DrawingPad().strokes.brush == BRUSH_WIDTH
