@@ -159,7 +159,9 @@ def measure(model: nn.Module | None = None, n: int = 10_000, seed: int = 0, repe
 
 def main(argv: list[str] | None = None) -> None:
     """Print ours-vs-naive accuracy on the canvas test set and the snapshot latency."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("-n", type=int, default=10_000, help="how many test digits to redraw (at most 10000)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

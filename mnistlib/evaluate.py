@@ -105,3 +105,9 @@ def robustness_curve(
         "rotate": lambda a: rotate_images(X, a),
     }[kind]
     return [accuracy(model, change(a), y, device=device) for a in amounts]
+
+
+def expected_calibration_error(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -> float:
+    """Return the gap between confidence and accuracy, averaged over the bins of ``calibration`` by their size."""
+    cal = calibration(probs, y_true, num_bins)
+    return ((cal["accuracy"] - cal["confidence"]).abs() * cal["count"]).sum().item() / max(len(probs), 1)

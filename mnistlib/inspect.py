@@ -9,7 +9,6 @@ Every function that takes one ``image`` expects what the model saw: a (28, 28) f
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-import torchvision.transforms.v2.functional as TF
 from matplotlib import colormaps
 from matplotlib.colors import Colormap
 from matplotlib.figure import Figure
@@ -26,10 +24,11 @@ from torch import nn
 from torchvision.utils import make_grid
 
 from mnistlib.data import to_float
-from mnistlib.evaluate import predict_proba
-
-DIGIT_CMAP = "gray"  # digits and activations: ink bright on black, as the model sees them
-SIGNED_CMAP = "RdBu_r"  # weights and saliency: red for, blue against, white neither
+from mnistlib.evaluate import _device_of, predict_proba, rotate_images, shift_images
+# The figures, their style and colour maps are the lesson's own: digits and activations ink bright on
+# black (DIGIT_CMAP), weights and saliency red for, blue against, white neither (SIGNED_CMAP).
+from mnistlib.viz import DIGIT_CMAP, SIGNED_CMAP, _bare, _styled
+from mnistlib.viz import figure as _figure
 
 
 # --------------------------------------------------------------------------------------------------
@@ -65,10 +64,6 @@ def _eval_mode(model: nn.Module) -> Iterator[nn.Module]:
         model.train(was_training)
 
 
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
-
-
 def probabilities(model: nn.Module, images: np.ndarray | torch.Tensor) -> np.ndarray:
     """Return class probabilities (N, 10) for images (N, 28, 28) or one (28, 28) in [0, 1], as they are."""
     if isinstance(images, torch.Tensor):
@@ -88,8 +83,9 @@ _NO_CONV = "{} has no convolutional layers; use a CNN such as load_shipped('cnn'
 def conv_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Return (conv name, module to watch) for each Conv2d: the first activation after it, else the conv.
 
-    The activation (after BatchNorm and ReLU) is what the layer passes on to the next one, so that
-    is the feature map worth looking at.
+    The activation (after BatchNorm and ReLU, and after the pooling where a block pools first, as
+    SmallCNN's do) is what the layer passes on to the next one, so that is the feature map worth
+    looking at.
     """
     chosen: list[tuple[str, nn.Module]] = []
     pending: tuple[str, nn.Module] | None = None
@@ -101,8 +97,8 @@ def conv_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
         elif pending is not None and isinstance(module, (nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU)):
             chosen.append((pending[0], module))
             pending = None
-        elif pending is not None and isinstance(module, (nn.MaxPool2d, nn.AvgPool2d, nn.Linear)):
-            chosen.append(pending)  # no activation before pooling: show the conv output itself
+        elif pending is not None and isinstance(module, nn.Linear):
+            chosen.append(pending)  # no activation before the classifier: show the conv output itself
             pending = None
     if pending is not None:
         chosen.append(pending)
@@ -343,25 +339,19 @@ def nearest_centroid_accuracy(points: torch.Tensor, labels: torch.Tensor) -> flo
 # Out-of-distribution moments: the same digit changed, or something that is no digit at all
 
 
-def _as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    return as_batch(image)[0]  # (1, 28, 28)
-
-
 def shift(image: np.ndarray | torch.Tensor, dx: int, dy: int) -> np.ndarray:
     """Return the image moved ``dx`` pixels right and ``dy`` down; what leaves the frame is lost."""
-    moved = TF.affine(_as_image_tensor(image), angle=0.0, translate=[dx, dy], scale=1.0, shear=[0.0, 0.0])
-    return moved[0].numpy()
+    return shift_images(as_batch(image), dx, dy)[0, 0].numpy()  # a batch of one
 
 
 def rotate(image: np.ndarray | torch.Tensor, degrees: float) -> np.ndarray:
     """Return the image turned ``degrees`` anticlockwise about its centre (bilinear)."""
-    turned = TF.rotate(_as_image_tensor(image), degrees, interpolation=TF.InterpolationMode.BILINEAR)
-    return turned[0].clamp(0, 1).numpy()
+    return rotate_images(as_batch(image), degrees)[0, 0].numpy()  # a batch of one
 
 
 def thicken(image: np.ndarray | torch.Tensor, pixels: int = 1) -> np.ndarray:
     """Return the strokes made ``pixels`` thicker on each side (negative: thinner): grey-level dilation."""
-    x = _as_image_tensor(image)
+    x = as_batch(image)[0]  # (1, 28, 28)
     if pixels == 0:
         return x[0].numpy()
     size = 2 * abs(pixels) + 1
@@ -396,21 +386,8 @@ def scribble(seed: int = 0, num_strokes: int = 3, size: int = 280) -> np.ndarray
 
 
 # --------------------------------------------------------------------------------------------------
-# Plots: each returns a matplotlib Figure (shown when it is the last line of a notebook cell)
-
-
-class InspectFigure(Figure):
-    """A Figure that shows itself as a PNG when it ends a notebook cell, with no pyplot and no magic."""
-
-    def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", bbox_inches="tight", facecolor="white")
-        return buffer.getvalue()
-
-
-def _figure(width: float, height: float, constrained: bool = True) -> InspectFigure:
-    # constrained layout places titles and colorbars well, but costs ~30 ms per axes to compute
-    return InspectFigure(figsize=(width, height), layout="constrained" if constrained else None)
+# Plots: each returns a matplotlib Figure (shown when it is the last line of a notebook cell), built
+# with mnistlib.viz's figure and lesson style. The first-layer filters are drawn by viz.plot_filters.
 
 
 def _mosaic(images: torch.Tensor, ncols: int) -> np.ndarray:
@@ -429,11 +406,7 @@ def _cmap(name: str, gaps: str) -> Colormap:
     return colormaps[name].with_extremes(bad=gaps)
 
 
-def _bare(ax) -> None:
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
+@_styled
 def plot_feature_maps(
     maps: dict[str, torch.Tensor], image: np.ndarray | torch.Tensor | None = None, top: int | None = 8
 ) -> Figure:
@@ -469,28 +442,13 @@ def plot_feature_maps(
     return fig
 
 
-def plot_filters(filters: torch.Tensor, ncols: int = 8) -> Figure:
-    """Show first-layer filters (N, k, k) as a mosaic: red weights add the pixel below, blue subtract it."""
-    # each filter scaled to its own largest weight, so weak filters still show their pattern
-    scaled = filters / filters.flatten(1).abs().amax(1).clamp(min=1e-12)[:, None, None]
-    mosaic = _mosaic(scaled, ncols)
-    fig = _figure(0.6 * ncols + 1.2, 0.6 * math.ceil(len(filters) / ncols) + 0.6)
-    ax = fig.subplots()
-    im = ax.imshow(mosaic, cmap=_cmap(SIGNED_CMAP, "#444444"), vmin=-1, vmax=1, interpolation="nearest")
-    fig.colorbar(im, ax=ax, shrink=0.8, ticks=[-1, 0, 1]).ax.set_yticklabels(["-", "0", "+"])
-    size = f"{filters.shape[1]}x{filters.shape[2]}"
-    ax.set_title(f"The {len(filters)} first-layer filters ({size} pixels each)", fontsize=10)
-    _bare(ax)
-    return fig
-
-
 def _signed_panel(fig: Figure, ax, values: np.ndarray, outline: np.ndarray, title: str) -> None:
     limit = max(float(np.abs(values).max()), 1e-12)  # symmetric, so white always means zero
     im = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
     ax.contour(outline, levels=[0.3], colors="k", linewidths=0.6)  # where the ink is
     fig.colorbar(im, ax=ax, shrink=0.8)
     ax.set_title(title, fontsize=9)
-    _bare(ax)
+    _bare(ax, frame=True)  # white means zero: the frame shows where the image ends
 
 
 # What each kind of saliency map means, shown under its name
@@ -501,6 +459,7 @@ SALIENCY_CAPTIONS = {
 }
 
 
+@_styled
 def plot_saliency(
     image: np.ndarray | torch.Tensor, maps: dict[str, np.ndarray], digit: int | None = None
 ) -> Figure:
@@ -518,6 +477,7 @@ def plot_saliency(
     return fig
 
 
+@_styled
 def plot_mlp_weights(
     weights: torch.Tensor,
     units: Sequence[int] | torch.Tensor | None = None,
@@ -549,6 +509,7 @@ def plot_mlp_weights(
     return fig
 
 
+@_styled
 def plot_embedding(
     points: torch.Tensor | np.ndarray,
     labels: torch.Tensor | np.ndarray,
@@ -585,6 +546,7 @@ def plot_embedding(
     return fig
 
 
+@_styled
 def plot_neighbours(
     image: np.ndarray | torch.Tensor,
     images: torch.Tensor | np.ndarray,
@@ -606,6 +568,7 @@ def plot_neighbours(
     return fig
 
 
+@_styled
 def plot_variations(
     images: Sequence[np.ndarray] | np.ndarray,
     probs: np.ndarray | dict[str, np.ndarray],
@@ -659,6 +622,7 @@ def _benchmark(repeats: int = 5) -> None:
     from mnistlib.checkpoints import load_shipped
     from mnistlib.data import load_mnist
     from mnistlib.predict import predict
+    from mnistlib.viz import plot_filters
 
     cnn, mlp = load_shipped("cnn"), load_shipped("mlp_improved")
     X_test, y_test = load_mnist("test")

@@ -56,17 +56,22 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
     nothing is drawn and InvalidImageError for anything that is not a usable image.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(f"predict() needs a torch model first, not a {type(model).__name__}: predict(model, image).")
+        raise TypeError(
+            "predict() takes the model first, then the image: predict(model, image); "
+            f"got a {type(model).__name__} as the model."
+        )
     x = to_mnist(image)
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     was_training = model.training
-    model.eval()  # BatchNorm and dropout must not act on a single image
+    if was_training:
+        model.eval()  # BatchNorm and dropout must not act on a single image
     try:
         with torch.inference_mode(), _one_thread():
             logits = model(torch.from_numpy(x).to(device).view(1, 1, 28, 28))
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train()
     probabilities = torch.softmax(logits[0].double(), dim=0).cpu().numpy()  # float64: sums to 1
     x.setflags(write=False)
     probabilities.setflags(write=False)

@@ -10,10 +10,15 @@ and the centres of mass average (13.99, 14.01), each within half a pixel of (14,
 
     grey      decode, composite transparency, convert to grey       (H, W) in [0, 1]
     ink       invert dark-on-light pictures so the ink is bright    (H, W)
-    cleaned   subtract the background and its noise, ink level = 1  (H, W)
-    cropped   cut to the ink's bounding box                         (h, w)
-    fitted    scale the long side to 20 px, aspect ratio kept       (<= 20, <= 20)
+    cleaned   subtract background, uneven light and noise;          (H, W)
+              the ink's level becomes 1
+    cropped   cut to the ink's bounding box, stray specks left out  (h, w)
+    fitted    scale the long side to 20 px, aspect ratio kept;      (<= 20, <= 20)
+              hairlines thickened to MNIST's pen width
     centered  place in 28x28 with the centre of mass at (14, 14)    (28, 28) float32 in [0, 1]
+
+The same conventions hold for training data (MNIST itself) and for the drawing pad, and the
+normalisation constants live here only.
 """
 
 from __future__ import annotations
@@ -23,7 +28,6 @@ import math
 import os
 import warnings
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 import torch
@@ -52,7 +56,8 @@ WORK_SIDE = 1024  # bigger pictures are reduced to this first: the digit ends up
 GRID = 8
 NOISE_SIGMAS = 4.0
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8 % of full scale, or it is blank
-INK_THRESHOLD = 0.1  # the crop is the bounding box of pixels >= 10 % of the ink level
+INK_THRESHOLD = 0.1  # the crop is the bounding box of pixels >= 10 % of the ink level...
+SPECK = 0.01  # ...leaving out, beyond empty rows or columns, specks with < 1 % of the ink
 
 # Stroke width, in pixels of the 20x20 box. MNIST's: median 2.4, 5th percentile 1.65. A digit
 # written with a fine pen and shrunk to 20 px becomes a faint hairline the models misread, so
@@ -62,7 +67,7 @@ TARGET_STROKE = 2.2
 
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's "L" conversion
 
-ImageInput = Union[Image.Image, np.ndarray, torch.Tensor, str, os.PathLike, bytes, bytearray, memoryview]
+ImageInput = Image.Image | np.ndarray | torch.Tensor | str | os.PathLike | bytes | bytearray | memoryview
 
 
 class InvalidImageError(ValueError):
@@ -128,6 +133,8 @@ def _read_path(path: Path) -> Image.Image:
     try:
         with open(path, "rb") as f:
             return _decode(f, f"The image file {path}")
+    except InvalidImageError:
+        raise
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         raise InvalidImageError(f"There is no image file at {path}. Check the path.") from exc
     except (OSError, ValueError) as exc:  # no permission, name too long, NUL byte in the name
@@ -154,10 +161,10 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     return np.asarray(img)
 
 
-def _to_unit(arr: np.ndarray) -> np.ndarray:
-    """Return a numeric array as float32 in [0, 1], scaled by what its dtype and range mean."""
+def _unit_scale(arr: np.ndarray) -> np.float32:
+    """Check a numeric array's values; return the factor that maps them to [0, 1] (by dtype and range)."""
     if arr.dtype.kind == "b":
-        return arr.astype(np.float32)
+        return np.float32(1)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
             raise InvalidImageError(
@@ -166,11 +173,10 @@ def _to_unit(arr: np.ndarray) -> np.ndarray:
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0 or hi > 255:
             raise InvalidImageError(
-                f"A float image must hold values in [0, 1] (or 0-255), but this one spans [{lo:g}, {hi:g}]. "
-                "Rescale it, e.g. (x - x.min()) / (x.max() - x.min())."
+                f"A float image must hold values in [0, 1] (or 0-255), but this one spans "
+                f"[{lo:g}, {hi:g}]. Rescale it, e.g. (x - x.min()) / (x.max() - x.min())."
             )
-        x = arr.astype(np.float32)
-        return x if hi <= 1 else x / np.float32(255)
+        return np.float32(1 if hi <= 1 else 1 / 255)
     lo, hi = int(arr.min()), int(arr.max())
     if lo < 0:
         raise InvalidImageError(f"The image array has negative values (down to {lo}); pixels must be >= 0.")
@@ -182,13 +188,26 @@ def _to_unit(arr: np.ndarray) -> np.ndarray:
         scale = 255
     if hi > scale:
         raise InvalidImageError(
-            f"The image array has values up to {hi}; integer pixels must be 8-bit (0-255) or 16-bit (0-65535)."
+            f"The image array has values up to {hi}; integer pixels must be 8-bit (0-255) "
+            "or 16-bit (0-65535)."
         )
-    return arr.astype(np.float32) / np.float32(scale)
+    return np.float32(1 / scale)
+
+
+def _luma(rgb: np.ndarray, scale: np.float32) -> np.ndarray:
+    """Return the grey (H, W) float32 of an (H, W, 3+) array, times ``scale``, with few temporaries."""
+    # Big temporaries are costly where every fresh page faults (virtual machines): reuse two.
+    weights = LUMA * scale
+    grey = np.multiply(rgb[..., 0], weights[0], dtype=np.float32)
+    term = np.multiply(rgb[..., 1], weights[1], dtype=np.float32)
+    grey += term
+    np.multiply(rgb[..., 2], weights[2], out=term, dtype=np.float32)
+    grey += term
+    return grey
 
 
 def _sample(image: np.ndarray) -> np.ndarray:
-    """Return every k-th pixel in both directions, about 16,000 of them: statistics stay fast."""
+    """Return every k-th pixel in both directions, at least 16,000 of them: statistics stay fast."""
     step = max(1, int(math.sqrt(image.size / 16_000)))
     return image[::step, ::step]
 
@@ -201,16 +220,15 @@ def _percentiles(values: np.ndarray, *qs: float) -> list[float]:
     return [float(part[r]) for r in ranks]
 
 
-def _composite(rgba: np.ndarray) -> np.ndarray:
-    """Flatten (H, W, 4) in [0, 1] to grey, filling transparent parts with a background shade."""
-    alpha = rgba[..., 3]
-    lum = rgba[..., :3] @ LUMA
+def _composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Flatten grey ``lum`` with transparency ``alpha`` (both (H, W) in [0, 1]) onto a background shade."""
     if alpha.min() >= 1:
         return lum
     if alpha.max() <= 0:
         raise BlankImageError("The image is fully transparent: nothing is drawn on it. Draw a digit first.")
     painted = _sample(lum)[_sample(alpha) >= min(0.5, float(alpha.max()))]
-    if painted.size and np.subtract(*_percentiles(painted, 99, 1)) > 0.25:
+    lo, hi = _percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
+    if hi - lo > 0.25:
         # The painted part has a background of its own (a photo of paper with transparent
         # corners): transparent pixels take that paper's shade.
         fill = float(np.median(painted))
@@ -219,7 +237,11 @@ def _composite(rgba: np.ndarray) -> np.ndarray:
         # they stand out against (dark strokes on white, light ones on black).
         stroke = float((alpha * lum).sum() / alpha.sum())
         fill = 1.0 if stroke < 0.5 else 0.0
-    return alpha * lum + (1 - alpha) * np.float32(fill)
+    # alpha * lum + (1 - alpha) * fill, in place
+    lum -= fill
+    lum *= alpha
+    lum += fill
+    return lum
 
 
 def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
@@ -257,8 +279,8 @@ def to_grey(image: ImageInput) -> np.ndarray:
         image = _tensor_to_array(image)
     if not isinstance(image, np.ndarray):
         raise InvalidImageError(
-            f"Cannot read a digit from a value of type {type(image).__name__}. Pass a PIL image, a numpy array "
-            "(H, W), (H, W, 3) or (H, W, 4), a file path, or the bytes of an image file."
+            f"Cannot read a digit from a value of type {type(image).__name__}. Pass a PIL image, "
+            "a numpy array (H, W), (H, W, 3) or (H, W, 4), a file path, or the bytes of an image file."
         )
     if image.dtype.kind not in "buif":
         raise InvalidImageError(f"An image array must hold numbers, not {image.dtype}.")
@@ -268,14 +290,16 @@ def to_grey(image: ImageInput) -> np.ndarray:
             f"An image array must be shaped (H, W), (H, W, 3) or (H, W, 4), not {image.shape}.{hint}"
         )
     _check_size(image.shape[1], image.shape[0], "The image")
-    x = _to_unit(image)
-    if x.ndim == 2:
-        grey = x
-    elif x.shape[2] == 3:
-        grey = x @ LUMA
+    if image.dtype == np.uint8 and max(image.shape[:2]) > WORK_SIDE:
+        image = _pil_to_array(Image.fromarray(image))  # Pillow averages it down: far less memory
+    scale = _unit_scale(image)
+    if image.ndim == 2:
+        grey = np.multiply(image, scale, dtype=np.float32)
     else:
-        grey = _composite(x)
-    return _reduce(np.ascontiguousarray(grey, dtype=np.float32))
+        grey = _luma(image, scale)
+        if image.shape[2] == 4:
+            grey = _composite(grey, np.multiply(image[..., 3], scale, dtype=np.float32))
+    return _reduce(grey)
 
 
 # ----------------------------------------------------------------------------- the steps
@@ -313,8 +337,9 @@ def background_map(ink: np.ndarray) -> np.ndarray | float:
     h, w = ink.shape
     b = math.ceil(max(h, w) / GRID)  # block side
     gh, gw = math.ceil(h / b), math.ceil(w / b)
-    padded = ink if (gh * b, gw * b) == (h, w) else np.pad(ink, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
-    blocks = padded.reshape(gh, b, gw, b)
+    if (gh * b, gw * b) != (h, w):  # pad to whole blocks (a copy, so only when needed)
+        ink = np.pad(ink, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
+    blocks = ink.reshape(gh, b, gw, b)
     if not _min3x3(blocks.min(axis=(1, 3))).any():
         return 0.0  # black pixels near every block: a black background (and a fast path)
     medians = np.median(blocks.transpose(0, 2, 1, 3).reshape(gh, gw, b * b), axis=2)
@@ -327,7 +352,9 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
 
     Raises BlankImageError when nothing stands out from the background by MIN_CONTRAST.
     """
-    ink = ink - background_map(ink)  # the background is now about 0, its noise either side
+    light = background_map(ink)
+    if isinstance(light, np.ndarray):
+        ink = ink - light  # the background is now about 0, its noise either side
     sample = _sample(ink)
     # Ink only ever raises a median, so the background is the lower of the picture's median
     # (right unless ink covers half the picture) and its border's (right unless ink covers
@@ -336,25 +363,43 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
     background = min(float(np.median(sample)), float(np.median(_border(ink))))
     sigma = 1.4826 * float(np.median(background - sample[sample <= background]))
     floor = background + NOISE_SIGMAS * sigma
-    above = ink[ink > floor]
+    above = sample[sample > floor]
+    if above.size < 100:  # the sample may all but miss a small or thin drawing: use every pixel
+        above = ink[ink > floor]
     if above.size == 0:
         raise BlankImageError("The image is blank: there is no ink on it. Draw a digit first.")
-    (level,) = _percentiles(above[:: max(1, above.size // 16_000)], 99)  # robust to a few specks
+    (level,) = _percentiles(above, 99)  # the ink's level, robust to a few bright specks
     if level - floor < MIN_CONTRAST:
         raise BlankImageError(
             f"The image is (nearly) blank: nothing differs from the background by more than "
             f"{MIN_CONTRAST:.0%}. Draw a darker or thicker digit, or take the photo in better light."
         )
-    return np.clip((ink - floor) / np.float32(level - floor), 0, 1, dtype=np.float32)
+    cleaned = ink - np.float32(floor)
+    cleaned *= np.float32(1 / (level - floor))
+    return np.clip(cleaned, 0, 1, out=cleaned)
+
+
+def _span(counts: np.ndarray) -> tuple[int, int]:
+    """Return the first and last index of the runs of nonzero ``counts`` that are not specks.
+
+    A run is a stretch of rows (or columns) holding ink, between empty ones. Runs with less than
+    SPECK of all the ink are dropped: a stray noise pixel far from the digit must not widen the
+    crop, while a digit's detached parts (the bar of a 5) are far bigger than that.
+    """
+    inked = np.concatenate([[False], counts > 0, [False]])
+    edges = np.flatnonzero(np.diff(inked.astype(np.int8)))  # alternating run starts and ends
+    total = counts.sum()
+    runs = [(a, b) for a, b in zip(edges[::2], edges[1::2]) if counts[a:b].sum() >= SPECK * total]
+    return int(runs[0][0]), int(runs[-1][1]) - 1
 
 
 def crop_to_ink(cleaned: np.ndarray) -> np.ndarray:
-    """Cut the image to the bounding box of its ink (pixels >= INK_THRESHOLD of the ink level)."""
+    """Cut the image to the bounding box of its ink (pixels >= INK_THRESHOLD), specks left out."""
     mask = cleaned >= INK_THRESHOLD
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    if rows.size == 0:
+    if not mask.any():
         raise BlankImageError("No ink is left after removing the background. Draw a darker or bigger digit.")
-    return cleaned[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    (top, bottom), (left, right) = _span(mask.sum(1)), _span(mask.sum(0))
+    return cleaned[top : bottom + 1, left : right + 1]
 
 
 def _resize(image: np.ndarray, long_side: int) -> np.ndarray:

@@ -38,7 +38,8 @@ RECIPES: dict[str, tuple[str, Recipe]] = {
     "mlp": ("mlp", Recipe(num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False)),
     "mlp_improved": ("mlp_improved", Recipe(num_epochs=6, batch_size=256, lr=3e-3, weight_decay=1e-4)),
     "cnn": ("cnn", Recipe(num_epochs=4, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1)),
-    "best": ("cnn", Recipe(num_epochs=15, batch_size=128, lr=4e-3, weight_decay=5e-4, augment=1.0, label_smoothing=0.1)),
+    # "best" is trained three times with different seeds and the three averaged (see mnistlib.bench).
+    "best": ("cnn", Recipe(num_epochs=10, batch_size=256, lr=6e-3, weight_decay=5e-4, augment=1.0, label_smoothing=0.1)),
 }
 
 

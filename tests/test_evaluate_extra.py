@@ -82,3 +82,22 @@ def test_on_real_digits_the_cnn_tolerates_shifts_better_than_the_mlp(mnist_test,
     assert cnn[0] > 0.97 and mlp[0] > 0.95
     assert mlp[1] < mlp[0] - 0.2  # 3 px is a lot for a model that learnt fixed pixel positions
     assert cnn[1] > mlp[1] + 0.1
+
+
+def _confident(digits: list[int], confidence: float) -> torch.Tensor:
+    """Probabilities (N, 10) that put ``confidence`` on each given digit and share the rest evenly."""
+    probs = torch.full((len(digits), 10), (1 - confidence) / 9)
+    probs[torch.arange(len(digits)), torch.tensor(digits)] = confidence
+    return probs
+
+
+def test_expected_calibration_error_by_hand():
+    # bin 0.9-1.0: confidence 0.95, half right (gap 0.45); bin 0.5-0.6: confidence 0.55, all right (gap 0.45)
+    probs = torch.cat([_confident([1, 2], 0.95), _confident([3, 4], 0.55)])
+    y = torch.tensor([1, 0, 3, 4])
+    assert evaluate.expected_calibration_error(probs, y) == pytest.approx(0.45)
+    # certain and always wrong: the worst possible
+    assert evaluate.expected_calibration_error(_confident([0, 0], 1.0), torch.tensor([1, 1])) == pytest.approx(1.0)
+    # honest: 80 % sure and right on 4 of 5
+    honest = evaluate.expected_calibration_error(_confident([0] * 5, 0.8), torch.tensor([0, 0, 0, 0, 1]))
+    assert honest == pytest.approx(0.0, abs=1e-6)

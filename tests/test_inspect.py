@@ -9,7 +9,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from torch import nn
 
-from mnistlib import inspect
+from mnistlib import inspect, viz
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_feature_maps_of_the_cnn_have_one_entry_per_conv_layer_with_its_shape(cn
     maps = inspect.feature_maps(cnn, digits[0])
     convs = [(name, m) for name, m in cnn.named_modules() if isinstance(m, nn.Conv2d)]
     assert list(maps) == [name for name, _ in convs]
-    sizes = [28, 14, 7]  # each conv block works at the resolution the pooling before it left
+    sizes = [14, 7, 3]  # each conv block's output: it pools (halving the size) before BatchNorm and ReLU
     for (name, conv), size in zip(convs, sizes):
         assert maps[name].shape == (conv.out_channels, size, size)
         assert maps[name].min() >= 0  # taken after the ReLU: what the layer passes on
@@ -326,7 +326,7 @@ def _plots(cnn, mlp, x, X, y):
     return {
         "feature maps": lambda: inspect.plot_feature_maps(inspect.feature_maps(cnn, x), x),
         "feature maps, no input": lambda: inspect.plot_feature_maps(inspect.feature_maps(cnn, x)),
-        "filters": lambda: inspect.plot_filters(inspect.first_layer_filters(cnn)),
+        "filters": lambda: viz.plot_filters(inspect.first_layer_filters(cnn)),
         "saliency": lambda: inspect.plot_saliency(
             x, {"gradient x input": g, "occlusion": inspect.occlusion_saliency(cnn, x)}, digit=7),
         "saliency, one map": lambda: inspect.plot_saliency(x, {"my own map": g}),

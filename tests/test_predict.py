@@ -23,13 +23,14 @@ def model() -> torch.nn.Module:
 
 @pytest.fixture(scope="module")
 def snapshot() -> np.ndarray:
-    return canvas_testset.canvas_snapshot()  # 280x280 RGBA: a test-split 7, black on transparent
+    return canvas_testset.canvas_snapshot()  # 280x280 RGBA: a test-split 7, dark on transparent
 
 
 def test_the_public_names_are_exported():
     for name in ("load_model", "predict", "Prediction", "BlankImageError", "InvalidImageError"):
         assert name in mnistlib.__all__ and hasattr(mnistlib, name)
-    assert issubclass(mnistlib.BlankImageError, ValueError) and issubclass(mnistlib.InvalidImageError, ValueError)
+    assert issubclass(mnistlib.BlankImageError, ValueError)
+    assert issubclass(mnistlib.InvalidImageError, ValueError)
 
 
 def test_prediction_contract(model, snapshot):
@@ -62,8 +63,8 @@ def test_mnist_test_digits_stay_classified_correctly(model, mnist_test):
         raw = model(X.unsqueeze(1).float() / 255).argmax(1)
         ours = model(prepared).argmax(1)
     raw_ok, ours_ok = raw == y, ours == y
-    # Measured with the shipped CNN: 99.47 % raw, 99.45 % preprocessed, and 9,945 of the 9,947
-    # digits it reads correctly stay correct (99.98 %).
+    # Measured with the shipped CNN: 99.55 % raw, 99.55 % preprocessed, and all 9,955 digits it
+    # reads correctly stay correct (with an earlier CNN: 99.47 %, 99.45 %, 99.98 % stayed).
     assert ours_ok.float().mean() >= raw_ok.float().mean() - 0.001
     assert ours_ok[raw_ok].float().mean() >= 0.999
 
@@ -75,7 +76,8 @@ def test_predict_reads_canvas_like_digits(model):
     # Measured on all 10,000: about 99 % through predict, under 30 % with the naive resize.
     assert result["ours"] >= 0.97
     assert result["naive"] <= 0.5
-    assert set(result["by_style"]) == {*canvas_testset.STROKES, *canvas_testset.POLARITIES, *canvas_testset.FORMATS}
+    styles = {*canvas_testset.STROKES, *canvas_testset.POLARITIES, *canvas_testset.FORMATS}
+    assert set(result["by_style"]) == styles
     assert min(result["by_style"].values()) >= 0.93
     assert result["latency_ms"] > 0
 
@@ -103,7 +105,7 @@ def test_bad_input_raises_the_documented_errors(model):
         mnistlib.predict(model, b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(mnistlib.InvalidImageError):
         mnistlib.predict(model, np.full((28, 28), np.nan))
-    with pytest.raises(TypeError, match="predict\\(model, image\\)"):
+    with pytest.raises(TypeError, match="model first"):
         mnistlib.predict(np.zeros((28, 28)), model)
 
 

@@ -33,8 +33,8 @@ def test_environment_yml_installs_through_the_pinned_list():
     pip_lines = re.findall(r"^\s+-\s+(-r .+|-e .+)$", text, flags=re.M)
     assert pip_lines == ["-r requirements.txt", "-e ."]
     # conda installs Python and pip only: any other package would be a second list that can drift
-    conda_deps = re.findall(r"^  - ([a-z].*)$", text, flags=re.M)
-    assert [d.split("=")[0] for d in conda_deps] == ["python", "pip"]
+    conda_deps = re.findall(r"^  - (\S+)$", text.split("dependencies:")[1], flags=re.M)
+    assert [d.split("=")[0] for d in conda_deps if not d.endswith(":")] == ["python", "pip"]
 
 
 def test_every_pyproject_dependency_is_pinned_within_its_bounds():
