@@ -46,13 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     total = time.perf_counter()
     for i, path in enumerate(paths, 1):
-        print(f"[{i}/{len(paths)}] {path.name} ...", end=" ", flush=True)
+        # Whole lines only: the kernel's own start-up messages may appear between them.
+        print(f"[{i}/{len(paths)}] {path.name}: running", flush=True)
         try:
             seconds = run_notebook(path, args.out)
-            print(f"ok ({seconds:.0f} s)", flush=True)
+            print(f"[{i}/{len(paths)}] {path.name}: ok ({seconds:.0f} s)", flush=True)
         except CellExecutionError as exc:
             failed.append(path.name)
-            print("FAILED", flush=True)
+            print(f"[{i}/{len(paths)}] {path.name}: FAILED", flush=True)
             print(str(exc)[-3000:], file=sys.stderr)
     print(f"{len(paths) - len(failed)} of {len(paths)} notebooks ran in {time.perf_counter() - total:.0f} s; "
           f"executed copies in {args.out}")
