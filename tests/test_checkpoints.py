@@ -14,7 +14,7 @@ from mnistlib import checkpoints, models
 @pytest.fixture
 def cnn():
     torch.manual_seed(0)
-    return models.build_model("cnn", width=8).eval()
+    return models.build_model("cnn", channels=(8, 8, 8), hidden=16).eval()
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_round_trip_gives_identical_predictions(cnn, saved):
     assert torch.equal(loaded(x), cnn(x))
     assert loaded.checkpoint_metadata == {"test_acc": 0.99, "seed": 0, "recipe": {"lr": 1e-3}}
     payload = checkpoints.read_checkpoint(saved)
-    assert payload["model_args"]["width"] == 8
+    assert payload["model_args"]["channels"] == [8, 8, 8]
     assert payload["normalization"] == {"mean": 0.1307, "std": 0.3081}
 
 
@@ -88,7 +88,7 @@ def test_wrong_architecture_is_named(saved):
 def test_wrong_shapes_are_reported(cnn, tmp_path):
     path = checkpoints.save_checkpoint(cnn, tmp_path / "shapes.pt")
     payload = torch.load(path, weights_only=True)
-    payload["model_args"]["width"] = 16  # weights are for width 8
+    payload["model_args"]["hidden"] = 32  # weights are for a hidden layer of 16
     torch.save(payload, path)
     with pytest.raises(checkpoints.CheckpointError, match=r"shapes\.pt.*do not fit"):
         checkpoints.load_checkpoint(path)
@@ -112,7 +112,7 @@ def test_interrupted_save_keeps_the_old_file(cnn, saved, monkeypatch):
 
     monkeypatch.setattr(torch, "save", crash)
     with pytest.raises(KeyboardInterrupt):
-        checkpoints.save_checkpoint(models.build_model("cnn", width=8), saved)
+        checkpoints.save_checkpoint(models.build_model("cnn", channels=(8, 8, 8), hidden=16), saved)
     assert saved.read_bytes() == before
     assert sorted(p.name for p in saved.parent.iterdir()) == ["cnn.pt"]  # no temp file left behind
     checkpoints.load_checkpoint(saved)

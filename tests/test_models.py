@@ -28,6 +28,11 @@ def test_cnn_uses_batchnorm():
     assert any(isinstance(m, torch.nn.BatchNorm2d) for m in models.SmallCNN().modules())
 
 
+def test_cnn_stays_small():
+    # The default CNN must train in seconds on a laptop CPU; its size is part of that promise.
+    assert 50_000 < models.count_parameters(models.SmallCNN()) < 200_000
+
+
 def test_models_normalise_inputs_themselves():
     model = models.MNISTNet()
     x = torch.full((1, 1, 28, 28), 0.1307)
