@@ -4,20 +4,28 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+DEV_STAMP := $(VENV)/.installed-dev-stamp
 
-.PHONY: setup data run test lab app bench clean
+.PHONY: setup setup-dev data run test lab app bench clean
 
 # Where several Python processes share the cores (Jupyter server, kernels, pytest), PyTorch's
 # spin-waiting OpenMP threads slow each other down 5-40x; passive waiting avoids that. The benchmark
 # runs alone and keeps the default.
 run test lab app: export OMP_WAIT_POLICY := PASSIVE
 
+# Two installs: the lessons and the app (requirements.txt), and the development tools on top
+# (requirements-dev.txt: tests, browser, lint) for `make test` and `make bench`.
 setup: $(STAMP)
+setup-dev: $(DEV_STAMP)
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet -r requirements.txt -e .
 	@touch $(STAMP)
+
+$(DEV_STAMP): $(STAMP) requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $(DEV_STAMP)
 
 data: setup
 	$(PY) -m mnistlib.data
@@ -25,7 +33,7 @@ data: setup
 run: data
 	$(PY) -m mnistlib.runner
 
-test: data
+test: data setup-dev
 	MNISTLIB_SMOKE=1 $(PY) -m pytest
 
 lab: setup
@@ -34,7 +42,7 @@ lab: setup
 app: setup
 	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
 
-bench: data
+bench: data setup-dev
 	$(PY) -m mnistlib.bench
 
 clean:

@@ -15,17 +15,25 @@ from mnistlib.paths import REPO_ROOT
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
 
 
-def pinned() -> dict[str, str]:
-    """Return {package: version} from requirements.txt."""
+def pinned(name: str = "requirements-dev.txt") -> dict[str, str]:
+    """Return {package: version} from a requirements file and the files it includes with -r."""
     pins = {}
-    for line in (REPO_ROOT / "requirements.txt").read_text().splitlines():
+    for line in (REPO_ROOT / name).read_text().splitlines():
         line = line.split("#")[0].strip()
-        if line and not line.startswith("-"):
+        if line.startswith("-r "):
+            pins.update(pinned(line[3:].strip()))
+        elif line and not line.startswith("-"):
             req = Requirement(line)
             (spec,) = req.specifier
-            assert spec.operator == "==", f"requirements.txt must pin exact versions: {line}"
+            assert spec.operator == "==", f"{name} must pin exact versions: {line}"
             pins[req.name.lower()] = spec.version
     return pins
+
+
+def test_runtime_list_holds_no_development_tools():
+    runtime, dev = pinned("requirements.txt"), pinned("requirements-dev.txt")
+    assert set(runtime) < set(dev)
+    assert not {"pytest", "nbval", "hypothesis", "playwright", "ruff"} & set(runtime)
 
 
 def test_environment_yml_installs_through_the_pinned_list():
