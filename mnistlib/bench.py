@@ -153,9 +153,24 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  one 280x280 RGBA canvas snapshot to probabilities: {result['latency_ms']:.2f} ms median")
 
     print("\n== drawing pad: read a drawing and show the reading (rasterise, preprocess, predict, render)")
-    from mnistlib import widgets  # imported here: only this section needs ipywidgets/ipycanvas
+    pad_benchmark()
 
-    widgets.benchmark()
+
+def pad_benchmark(repeats: int = 50) -> None:
+    """Print how long the kernel takes to read a drawing and show it: the work behind every reading."""
+    from mnistlib.widgets import DrawingPad  # imported here: only this section needs ipywidgets/ipycanvas
+
+    pad = DrawingPad()
+    pad.strokes.add_stroke([(75, 55), (205, 55), (160, 140), (120, 235)])  # a 7
+    for label in pad.model_menu.options:
+        pad.model = pad.models.load(label)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            pad.update()  # rasterise, preprocess, predict, render the reading, the bars and the 28x28 view
+            times.append(time.perf_counter() - start)
+        print(f"  read a drawing and show it with {label}: median {1000 * statistics.median(times):.1f} ms, "
+              f"slowest {1000 * max(times):.1f} ms")
 
 
 if __name__ == "__main__":

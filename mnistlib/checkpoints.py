@@ -35,7 +35,9 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if hasattr(value, "item") and getattr(value, "ndim", None) == 0:  # numpy or torch scalar
         return value.item()
-    raise TypeError(f"checkpoint metadata must be plain data (numbers, strings, lists, dicts), not {type(value).__name__}")
+    raise TypeError(
+        f"checkpoint metadata must be plain data (numbers, strings, lists, dicts), not {type(value).__name__}"
+    )
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
@@ -114,7 +116,9 @@ def load_checkpoint(
     try:
         model = build_model(name, **payload["model_args"])
     except TypeError as exc:
-        raise CheckpointError(f"{path}: the arguments {payload['model_args']} do not fit model {name!r}: {exc}") from exc
+        raise CheckpointError(
+            f"{path}: the arguments {payload['model_args']} do not fit model {name!r}: {exc}"
+        ) from exc
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
@@ -137,3 +141,48 @@ def load_shipped(name: str = "cnn", device: torch.device | str = "cpu") -> nn.Mo
     if name not in SHIPPED_MODELS:
         raise ValueError(f"No shipped model {name!r}; choose one of {sorted(SHIPPED_MODELS)}.")
     return load_checkpoint(SHIPPED_MODELS[name], device=device, expected_model=name)
+
+
+def model_choices(models_dir: Path = MODELS_DIR) -> dict[str, Path]:
+    """Return the models the pad offers, label -> checkpoint: the shipped CNN and MLP, then students' ones."""
+    labels = {"cnn": "CNN (shipped)", "mlp_improved": "MLP (shipped)"}
+    choices = {labels[name]: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
+    for path in sorted(Path(models_dir).glob("student_*.pt")):
+        choices[f"Yours: {path.stem.removeprefix('student_')}"] = path
+    return choices
+
+
+def accuracy_note(path: Path) -> str:
+    """Return ", 99.1% on the test set" from a checkpoint's metadata, or "" if it has no such figure."""
+    try:
+        acc = read_checkpoint(path).get("metadata", {}).get("test_acc")
+    except CheckpointError:
+        return ""
+    return f", {acc:.1%} on the test set" if isinstance(acc, float) else ""
+
+
+class ModelShelf:
+    """The models a menu offers, label -> a model or its checkpoint, each loaded once when first chosen."""
+
+    def __init__(self, sources: dict[str, nn.Module | Path]) -> None:
+        if not sources:
+            raise CheckpointError("No model to read digits with: pass one, or ship models/mnist_cnn.pt.")
+        self.sources = dict(sources)
+        self._loaded: dict[str, nn.Module] = {}
+
+    @property
+    def labels(self) -> list[str]:
+        """Return the labels in menu order."""
+        return list(self.sources)
+
+    def load(self, label: str) -> nn.Module:
+        """Return the model under ``label`` in eval mode, loading its checkpoint the first time."""
+        if label not in self._loaded:
+            source = self.sources[label]
+            self._loaded[label] = source.eval() if isinstance(source, nn.Module) else load_model(source)
+        return self._loaded[label]
+
+    def note(self, label: str) -> str:
+        """Return the accuracy note of a checkpoint (", 99.1% on the test set"), "" for a model in memory."""
+        source = self.sources[label]
+        return accuracy_note(source) if isinstance(source, Path) else ""

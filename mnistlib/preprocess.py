@@ -70,6 +70,17 @@ LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's 
 ImageInput = Image.Image | np.ndarray | torch.Tensor | str | os.PathLike | bytes | bytearray | memoryview
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Return an image as uint8 in 0-255; uint8 stays as it is, floats are taken to be in [0, 1]."""
+    image = np.asarray(image)
+    return image if image.dtype == np.uint8 else (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+
+
+def to_unit_float(images: torch.Tensor) -> torch.Tensor:
+    """Return uint8 pixels (0-255) as float32 in [0, 1]; float tensors are returned as float32 unchanged."""
+    return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+
+
 class InvalidImageError(ValueError):
     """The input is not a usable image: wrong type or shape, corrupt, empty, or absurdly large."""
 

@@ -29,7 +29,7 @@ from browser_support import (
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from mnistlib.widgets import Strokes
+from mnistlib.drawing import Strokes
 
 RUN_ALL = """async () => {
     const app = window.jupyterapp;

@@ -10,36 +10,29 @@ import io
 import math
 import struct
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from browser_support import DIGIT_STROKES
 from ipycanvas.canvas import COMMANDS
+from pad_support import FakeClock, dense
 from PIL import Image
 from torch import nn
 
 import mnistlib
-from mnistlib.checkpoints import SHIPPED_MODELS, load_shipped
-from mnistlib.models import ImprovedMNISTNet
-from mnistlib.widgets import (
+from mnistlib.checkpoints import SHIPPED_MODELS, model_choices
+from mnistlib.drawing import (
     BRUSH_WIDTH,
     MAX_UPLOAD_BYTES,
     MODEL_VIEW_SIZE,
-    PAD_SIZE,
     UNSURE_BELOW,
-    DrawingPad,
     Strokes,
-    Throttle,
-    bars_html,
-    message_html,
-    model_choices,
-    png_bytes,
     preprocessing_steps,
-    reading_html,
 )
-
+from mnistlib.models import ImprovedMNISTNet
+from mnistlib.panels import bars_html, png_bytes
+from mnistlib.widgets import DrawingPad
 
 # ---- helpers: the browser's side of the conversation ------------------------------------------------
 
@@ -47,15 +40,6 @@ from mnistlib.widgets import (
 def send(pad: DrawingPad, event: str, **content) -> None:
     """Deliver one canvas event to the kernel side, as the browser does."""
     pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
-
-
-def dense(stroke, step: float = 5.0) -> list[tuple[float, float]]:
-    """Return the stroke with a point every ``step`` px, as mouse-move events arrive."""
-    points = [stroke[0]]
-    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
-        n = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
-        points += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
-    return points
 
 
 def mouse_draw(pad: DrawingPad, strokes) -> None:
@@ -122,151 +106,9 @@ class FixedProbabilities(nn.Module):
         return self.logits.expand(x.shape[0], 10)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
 def pad() -> DrawingPad:
     return DrawingPad()
-
-
-# ---- Strokes ---------------------------------------------------------------------------------------
-
-
-def test_strokes_record_points_and_skip_moves_too_small_to_see():
-    s = Strokes(min_step=2.0)
-    s.start(10, 10)
-    assert s.add(11, 10) is None  # 1 px: nothing visible to add
-    assert s.add(20, 10) == (10.0, 10.0)  # returns the previous point: the segment to paint
-    assert s.add(20, 30) == (20.0, 10.0)
-    assert s.end() is True and s.end() is False
-    assert s.strokes == [[(10.0, 10.0), (20.0, 10.0), (20.0, 30.0)]]
-
-
-def test_moves_without_a_pressed_button_draw_nothing():
-    s = Strokes()
-    assert s.add(50, 50) is None
-    assert s.is_empty
-
-
-def test_starting_a_stroke_closes_the_open_one():
-    s = Strokes()
-    s.start(1, 1)
-    s.add(30, 30)
-    s.start(100, 100)
-    assert len(s) == 2 and s.drawing
-
-
-def test_undo_removes_strokes_last_first_and_clear_removes_all():
-    s = Strokes()
-    s.add_stroke([(0, 0), (50, 0)])
-    s.add_stroke([(0, 50), (50, 50)])
-    assert s.undo() and s.strokes == [[(0.0, 0.0), (50.0, 0.0)]]
-    assert s.undo() and s.is_empty
-    assert s.undo() is False
-    s.add_stroke([(5, 5)])
-    s.clear()
-    assert s.is_empty and not s.drawing
-
-
-def test_a_stroke_needs_a_point():
-    with pytest.raises(ValueError, match="at least one"):
-        Strokes().add_stroke([])
-
-
-def test_blank_strokes_rasterise_to_black():
-    image = Strokes().rasterize()
-    assert image.shape == (PAD_SIZE, PAD_SIZE) and image.dtype == np.uint8
-    assert image.max() == 0
-
-
-def test_a_dot_is_a_disc_the_width_of_the_brush():
-    s = Strokes(brush=18)
-    s.add_stroke([(100, 100)])
-    ink = s.rasterize() == 255
-    rows, cols = np.nonzero(ink)
-    assert 17 <= cols.max() - cols.min() + 1 <= 20 and 17 <= rows.max() - rows.min() + 1 <= 20
-    assert ink.sum() == pytest.approx(math.pi * 9**2, rel=0.15)
-
-
-def test_a_line_has_the_brush_width_and_round_caps():
-    s = Strokes(brush=18)
-    s.add_stroke([(50, 100), (200, 100)])
-    ink = s.rasterize() == 255
-    rows, cols = np.nonzero(ink)
-    assert 17 <= rows.max() - rows.min() + 1 <= 20  # the line is as thick as the brush
-    # The caps reach half a brush beyond the ends.
-    assert cols.min() in range(40, 43) and cols.max() in range(208, 211)
-    assert not ink[91, 41] and ink[100, 41]  # the cap is round, not square
-
-
-def test_rasterisation_is_a_pure_function_of_the_strokes():
-    a, b = Strokes(), Strokes()
-    for s in (a, b):
-        for stroke in DIGIT_STROKES[7]:
-            s.add_stroke(stroke)
-    assert np.array_equal(a.rasterize(), b.rasterize())
-
-
-@pytest.mark.parametrize("name", ["cnn", "mlp_improved"])
-@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
-def test_the_designed_browser_strokes_are_read_as_their_digit(digit, name):
-    s = Strokes()
-    for stroke in DIGIT_STROKES[digit]:
-        s.add_stroke(dense(stroke))
-    pred = mnistlib.predict(load_shipped(name), s.rasterize())
-    assert pred.digit == digit, (
-        f"{name} reads the designed {digit} as {pred.digit}: {pred.probabilities.round(2)}"
-    )
-
-
-# ---- Throttle --------------------------------------------------------------------------------------
-
-
-def test_the_first_live_prediction_is_due_at_once():
-    assert Throttle(0.15, clock=FakeClock()).due()
-
-
-def test_after_a_fast_prediction_the_next_waits_the_interval():
-    clock = FakeClock()
-    throttle = Throttle(0.15, clock=clock)
-    with throttle.run():
-        clock.now += 0.01
-    clock.now += 0.13  # 0.14 s after the start
-    assert not throttle.due()
-    clock.now += 0.01
-    assert throttle.due()
-
-
-def test_after_a_slow_prediction_the_next_waits_as_long_as_it_took():
-    clock = FakeClock()
-    throttle = Throttle(0.15, clock=clock)
-    with throttle.run():
-        clock.now += 0.4
-    assert throttle.last_duration == pytest.approx(0.4)
-    clock.now += 0.39
-    assert not throttle.due()
-    clock.now += 0.02
-    assert throttle.due()
-
-
-def test_no_live_prediction_while_one_is_running():
-    throttle = Throttle(0.0, clock=FakeClock())
-    with throttle.run():
-        assert not throttle.due()
-    assert throttle.due()
-
-
-def test_a_failing_prediction_still_releases_the_throttle():
-    throttle = Throttle(0.0, clock=FakeClock())
-    with pytest.raises(RuntimeError), throttle.run():
-        raise RuntimeError("boom")
-    assert throttle.due()
 
 
 # ---- the widget: states ----------------------------------------------------------------------------
@@ -510,30 +352,6 @@ def test_a_new_browser_view_gets_the_strokes_repainted(pad, monkeypatch):
     assert batch[0] == "switchCanvas"  # the new view is told which canvas to draw on
     assert batch.count("strokeLines") == 1 and batch.count("fillCircle") == 1
     assert batch.index("fillRect") < batch.index("strokeLines")  # black background first
-
-
-# ---- the HTML renderers ----------------------------------------------------------------------------
-
-
-def test_the_reading_html_carries_state_and_digit_for_the_browser_tests():
-    p = np.eye(10)[4] * 0.9 + 0.01
-    assert 'data-state="digit" data-digit="4"' in reading_html("digit", 4, p)
-    assert 'data-state="blank" data-digit=""' in reading_html("blank")
-    unsure = reading_html("unsure", 4, [0.05, 0.05, 0.05, 0.05, 0.4, 0.05, 0.05, 0.05, 0.05, 0.2])
-    assert "Not sure: 4 (40%) or 9 (20%)?" in unsure
-
-
-def test_the_bars_show_every_digit_and_highlight_only_the_top():
-    p = np.full(10, 0.02)
-    p[8] = 0.82
-    html = bars_html(p)
-    assert html.count("mnist-bar-row") == 10 and html.count("mnist-top") == 1
-    assert 'data-digit="8" data-p="0.8200"' in html and "width:82.0%" in html
-
-
-def test_messages_are_escaped():
-    assert "<script>" not in message_html("bad <script>.png", "error")
-    assert 'data-kind="error"' in message_html("x", "error")
 
 
 def test_reading_leaves_torch_threads_as_they_were(pad):

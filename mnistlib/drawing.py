@@ -1,0 +1,168 @@
+"""The drawing pad's state as plain Python: the strokes, when a live reading is due, and the pad's sizes.
+
+No widget library here, so all of it runs and is tested without a browser or a kernel:
+
+* ``Strokes`` keeps every point the browser sends and rasterises the strokes with Pillow (round
+  brush, white ink on black, canvas resolution), so a prediction is a pure function of the strokes;
+* ``Throttle`` decides when a prediction is due while a stroke is still being drawn;
+* ``upload_preview`` and ``preprocessing_steps`` give the images the pad shows besides the drawing.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageOps
+
+from mnistlib.preprocess import ImageInput, to_grey, to_mnist, to_uint8
+
+Point = tuple[float, float]
+
+PAD_SIZE = 280  # CSS px and canvas px: ten screen pixels per MNIST pixel
+BRUSH_WIDTH = 18  # px; a digit drawn 150-250 px tall and fitted into 20x20 gets MNIST's 1.5-2.5 px pen
+UNSURE_BELOW = 0.6  # a top probability under this shows the "not sure" hint
+LIVE_INTERVAL = 0.15  # s: at most this often a prediction while a stroke is drawn
+MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # larger files are refused before decoding
+MODEL_VIEW_SIZE = 140  # px: the 28x28 model input shown enlarged five times
+
+
+class UploadTooLargeError(ValueError):
+    """An uploaded file is over MAX_UPLOAD_BYTES: it is refused before being decoded."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(
+            f"{size / 2**20:.1f} MB; upload an image under {MAX_UPLOAD_BYTES // 2**20} MB "
+            "(a photo or scan of one digit)."
+        )
+        self.size = size
+
+
+class Strokes:
+    """The strokes drawn on the pad, in canvas pixels, and their rasterisation with Pillow."""
+
+    def __init__(
+        self, width: int = PAD_SIZE, height: int = PAD_SIZE, brush: int = BRUSH_WIDTH, min_step: float = 2.0
+    ) -> None:
+        self.width, self.height, self.brush = width, height, brush
+        self.min_step = min_step  # points closer than this to the last one add nothing visible
+        self.strokes: list[list[Point]] = []
+        self.drawing = False
+
+    def __len__(self) -> int:
+        return len(self.strokes)
+
+    @property
+    def is_empty(self) -> bool:
+        """True when nothing has been drawn."""
+        return not self.strokes
+
+    @property
+    def finished(self) -> int:
+        """Return how many strokes have their pen lifted."""
+        return len(self.strokes) - self.drawing
+
+    def start(self, x: float, y: float) -> None:
+        """Begin a new stroke at (x, y), ending any stroke still open."""
+        self.end()
+        self.strokes.append([(float(x), float(y))])
+        self.drawing = True
+
+    def add(self, x: float, y: float) -> Point | None:
+        """Extend the open stroke to (x, y); return the previous point, or None if nothing was added."""
+        if not self.drawing:
+            return None
+        last = self.strokes[-1][-1]
+        if math.dist(last, (x, y)) < self.min_step:
+            return None
+        self.strokes[-1].append((float(x), float(y)))
+        return last
+
+    def end(self) -> bool:
+        """Close the open stroke; return True if there was one."""
+        was_drawing, self.drawing = self.drawing, False
+        return was_drawing
+
+    def undo(self) -> bool:
+        """Remove the last stroke; return True if there was one."""
+        self.drawing = False
+        if not self.strokes:
+            return False
+        self.strokes.pop()
+        return True
+
+    def clear(self) -> None:
+        """Remove every stroke."""
+        self.strokes.clear()
+        self.drawing = False
+
+    def add_stroke(self, points: Iterable[Point]) -> None:
+        """Add a whole stroke at once (for scripts, tests and exercises)."""
+        points = list(points)
+        if not points:
+            raise ValueError("A stroke needs at least one (x, y) point.")
+        self.start(*points[0])
+        for x, y in points[1:]:
+            self.add(x, y)
+        self.end()
+
+    def rasterize(self) -> np.ndarray:
+        """Return the drawing as a (height, width) uint8 array: white ink (255) on black (0)."""
+        image = Image.new("L", (self.width, self.height), 0)
+        draw = ImageDraw.Draw(image)
+        r = self.brush / 2
+        for stroke in self.strokes:
+            if len(stroke) > 1:
+                draw.line(stroke, fill=255, width=self.brush, joint="curve")
+            # A disc at every point gives round caps and joints, as the canvas's round line caps do.
+            for x, y in stroke:
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=255)
+        return np.asarray(image)
+
+
+class Throttle:
+    """Decide when a live prediction is due while a stroke is drawn.
+
+    At most one every ``interval`` seconds, never while one is running, and never sooner after the last
+    one ended than it took: predictions then use at most half of the kernel's time, so the mouse-move
+    events the browser sends without any throttling cannot pile up behind them.
+    """
+
+    def __init__(self, interval: float = LIVE_INTERVAL, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.clock = clock
+        self.running = False
+        self.last_duration = 0.0
+        self._next = -math.inf  # earliest clock time at which the next live prediction may start
+
+    def due(self) -> bool:
+        """Return True if a live prediction may start now."""
+        return not self.running and self.clock() >= self._next
+
+    @contextmanager
+    def run(self) -> Iterator[None]:
+        """Wrap one prediction (live or final) to record when it ran and how long it took."""
+        self.running = True
+        start = self.clock()
+        try:
+            yield
+        finally:
+            end = self.clock()
+            self.running = False
+            self.last_duration = end - start
+            self._next = max(start + self.interval, end + self.last_duration)
+
+
+def upload_preview(content: bytes, size: int = PAD_SIZE) -> np.ndarray:
+    """Return an uploaded picture as the pipeline sees it in grey, fitted into a (size, size) uint8 square."""
+    grey = Image.fromarray(to_uint8(to_grey(content)))
+    return np.asarray(ImageOps.pad(grey, (size, size), color=0))
+
+
+def preprocessing_steps(image: ImageInput) -> list[tuple[str, np.ndarray]]:
+    """Return the named intermediate images of ``mnistlib.preprocess.to_mnist`` for ``image``, in order."""
+    _, steps = to_mnist(image, return_steps=True)
+    return list(steps.items())
