@@ -73,18 +73,19 @@ CREATE TABLE drawings (
     label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
     student TEXT NOT NULL,         -- anon-xxxxxxxx, one per pad, or a nickname if allowed
     created TEXT NOT NULL,         -- UTC, ISO 8601
-    strokes TEXT,                  -- JSON {"width", "height", "brush", "strokes": [[[x, y], ...], ...]}
-    raster BLOB NOT NULL,          -- PNG: the pad's raster, or the picture in grey
-    model_input BLOB NOT NULL CHECK (length(model_input) = 784),  -- uint8 28x28, ink bright
     predicted INTEGER CHECK (predicted BETWEEN 0 AND 9),           -- the model's reading when saved
     probabilities TEXT,            -- JSON list of 10 floats
-    model TEXT                     -- which model read it
+    model TEXT,                    -- which model read it
+    model_input BLOB NOT NULL CHECK (length(model_input) = 784),  -- uint8 28x28, ink bright
+    -- The big columns last: reading the ones above never follows a row's overflow pages.
+    raster BLOB NOT NULL,          -- PNG: the pad's raster, or the picture in grey
+    strokes TEXT                   -- JSON {"width", "height", "brush", "strokes": [[[x, y], ...], ...]}
 );
 CREATE INDEX drawings_student ON drawings (student);
 CREATE TABLE deleted (uuid TEXT PRIMARY KEY);  -- so that a merge does not bring deleted junk back
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-COLUMNS = "uuid, label, student, created, strokes, raster, model_input, predicted, probabilities, model"
+COLUMNS = "uuid, label, student, created, predicted, probabilities, model, model_input, raster, strokes"
 
 
 class ClassSetError(Exception):
@@ -269,9 +270,15 @@ def _drawing(
         "width": canvas.width,
         "height": canvas.height,
         "brush": canvas.brush,
-        "strokes": [[[round(x, 2), round(y, 2)] for x, y in s] for s in canvas.strokes],
+        "strokes": [[[_num(x), _num(y)] for x, y in s] for s in canvas.strokes],
     }
     return json.dumps(strokes, separators=(",", ":")), raster, _as_uint8(to_mnist(raster))
+
+
+def _num(value: float) -> float | int:
+    """Return a coordinate rounded to 0.01 px, as an int when whole: the JSON stays short."""
+    value = round(value, 2)
+    return int(value) if value.is_integer() else value
 
 
 def _check_strokes(strokes: Sequence[Sequence[Sequence[float]]]) -> list[list[tuple[float, float]]]:
@@ -312,7 +319,7 @@ def _reading(prediction: Any) -> tuple[int | None, str | None]:
     probs = np.asarray(probs, dtype=np.float64).ravel()
     if probs.shape != (10,) or not np.isfinite(probs).all() or (probs < 0).any() or (probs > 1).any():
         raise ValueError("The prediction's probabilities must be 10 numbers in [0, 1], one per digit.")
-    return _check_label(digit), json.dumps([round(float(p), 6) for p in probs])
+    return _check_label(digit), json.dumps([round(float(p), 5) for p in probs])
 
 
 def _created(created: datetime | str | None) -> str:
@@ -496,18 +503,20 @@ class ClassSet:
         record_uuid = str(uuidlib.UUID(uuid)) if uuid else str(uuidlib.uuid4())
         when = _created(created)
         strokes, raster, model_input = _drawing(image_or_strokes, canvas_size, brush)
-        row = (
-            record_uuid,
-            label,
-            student,
-            when,
-            strokes,
-            _png(raster),
-            model_input.tobytes(),
-            predicted,
-            probabilities,
-            model_name,
-        )  # everything computed before the transaction: it stays short
+        # Everything is computed before the transaction, so that it stays short.
+        values = {
+            "uuid": record_uuid,
+            "label": label,
+            "student": student,
+            "created": when,
+            "predicted": predicted,
+            "probabilities": probabilities,
+            "model": model_name,
+            "model_input": model_input.tobytes(),
+            "raster": _png(raster),
+            "strokes": strokes,
+        }
+        row = tuple(values[name] for name in COLUMNS.split(", "))
 
         def insert(conn: sqlite3.Connection) -> int:
             if not ANONYMOUS.fullmatch(student) and not _nicknames_allowed(conn):
@@ -588,18 +597,19 @@ class ClassSet:
         )
         if row is None:
             raise KeyError(f"There is no record {record_id!r} in {self.path}.")
+        r = dict(zip(["id", *COLUMNS.split(", ")], row, strict=True))
         return Record(
-            id=row[0],
-            uuid=row[1],
-            label=row[2],
-            student=row[3],
-            created=row[4],
-            strokes=None if row[5] is None else json.loads(row[5]),
-            raster=_unpng(row[6]),
-            model_input=np.frombuffer(row[7], dtype=np.uint8).reshape(28, 28).copy(),
-            predicted=row[8],
-            probabilities=None if row[9] is None else np.array(json.loads(row[9])),
-            model=row[10],
+            id=r["id"],
+            uuid=r["uuid"],
+            label=r["label"],
+            student=r["student"],
+            created=r["created"],
+            strokes=None if r["strokes"] is None else json.loads(r["strokes"]),
+            raster=_unpng(r["raster"]),
+            model_input=np.frombuffer(r["model_input"], dtype=np.uint8).reshape(28, 28).copy(),
+            predicted=r["predicted"],
+            probabilities=None if r["probabilities"] is None else np.array(json.loads(r["probabilities"])),
+            model=r["model"],
         )
 
     def counts(self) -> Counts:
