@@ -9,7 +9,17 @@ The public API::
 """
 
 from mnistlib.checkpoints import CheckpointError, load_model
+from mnistlib.classset import ClassSet, ClassSetError
 from mnistlib.predict import BlankImageError, InvalidImageError, Prediction, predict
 
 __version__ = "0.1.0"
-__all__ = ["BlankImageError", "CheckpointError", "InvalidImageError", "Prediction", "load_model", "predict"]
+__all__ = [
+    "BlankImageError",
+    "CheckpointError",
+    "ClassSet",
+    "ClassSetError",
+    "InvalidImageError",
+    "Prediction",
+    "load_model",
+    "predict",
+]
