@@ -1,0 +1,242 @@
+"""Collect mode: the digits a pad asks for, saving into the class set, nicknames, and broken stores.
+
+The plain-Python ``Collector`` first, then the widget's Save flow driven by canvas events exactly as
+the browser sends them (``_handle_frontend_event``), with stores that are locked, damaged,
+read-only or full: the pad says what happened and keeps working.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import sqlite3
+
+import numpy as np
+import pytest
+from browser_support import DIGIT_STROKES
+from PIL import Image
+
+import mnistlib
+from mnistlib.checkpoints import load_shipped
+from mnistlib.classset import ANONYMOUS, ClassSet
+from mnistlib.collect import ASK, PICK, Collector, DigitPrompt
+from mnistlib.drawing import Strokes
+
+
+def strokes_of(digit: int) -> Strokes:
+    """Return the pad's Strokes of one of the designed digits (0, 1 or 7)."""
+    strokes = Strokes()
+    for stroke in DIGIT_STROKES[digit]:
+        strokes.add_stroke(stroke)
+    return strokes
+
+
+@pytest.fixture
+def store(tmp_path) -> ClassSet:
+    return ClassSet(tmp_path / "class" / "class.sqlite", timeout=0.3)
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return load_shipped("cnn")
+
+
+# ---- the digits a pad asks for ---------------------------------------------------------------------
+
+
+def test_the_prompt_asks_for_every_digit_once_per_round_and_never_twice_running():
+    prompt = DigitPrompt(seed=3)
+    asked = [prompt.digit] + [prompt.next() for _ in range(49)]
+    for start in range(0, 50, 10):
+        assert sorted(asked[start : start + 10]) == list(range(10)), asked
+    assert all(a != b for a, b in itertools.pairwise(asked)), asked
+
+
+def test_pads_ask_in_different_orders_and_a_seed_repeats_one():
+    def first_round(seed: int) -> tuple[int, ...]:
+        prompt = DigitPrompt(seed)
+        return (prompt.digit, *(prompt.next() for _ in range(9)))
+
+    orders = {first_round(seed) for seed in range(20)}
+    assert len(orders) > 15  # 10! orders: twenty pads almost never share one
+    assert len({first_round(None) for _ in range(5)}) > 1  # pads without a seed differ too
+    first = DigitPrompt(seed=7)
+    second = DigitPrompt(seed=7)
+    assert [first.next() for _ in range(12)] == [second.next() for _ in range(12)]
+
+
+# ---- saving ----------------------------------------------------------------------------------------
+
+
+def test_saving_in_ask_mode_stores_the_drawing_with_the_digit_asked_for(store, cnn):
+    collector = Collector(store, seed=1)
+    asked = collector.prompt.digit
+    assert collector.prompt_text() == f"Draw a {asked}"
+    drawing = strokes_of(7)
+    prediction = mnistlib.predict(cnn, drawing.rasterize())
+    outcome = collector.save(drawing, prediction, model_name="CNN (shipped)")
+
+    assert outcome.kind == "saved" and outcome.label == asked
+    assert outcome.text == f"Saved your {asked} (drawing 1 of this pad). Now draw a {collector.prompt.digit}."
+    assert collector.prompt.digit != asked
+    record = store.get(outcome.record_id)
+    assert record.label == asked and record.student == collector.student_id
+    assert ANONYMOUS.fullmatch(record.student)
+    assert record.strokes["strokes"] == [[list(p) for p in s] for s in drawing.strokes]
+    assert record.raster.shape == (280, 280) and (record.raster == drawing.rasterize()).all()
+    assert record.predicted == prediction.digit == 7 and record.model == "CNN (shipped)"
+    np.testing.assert_allclose(record.probabilities, prediction.probabilities, atol=1e-5)
+    # The stored model input is what the model read, to the uint8 step.
+    assert np.abs(record.model_input / 255 - prediction.model_input).max() <= 0.5 / 255 + 1e-6
+
+
+def test_each_save_counts_and_moves_on_and_every_pad_is_its_own_student(store):
+    first, second = Collector(store, seed=1), Collector(store, seed=2)
+    for n in range(1, 4):
+        assert f"(drawing {n} of this pad)" in first.save(strokes_of(1)).text
+    second.save(strokes_of(0))
+    assert first.student_id != second.student_id
+    counts = store.counts()
+    assert sorted(sum(row) for row in counts.per_student.values()) == [1, 3]
+
+
+def test_a_blank_pad_saves_nothing_and_says_so(store):
+    collector = Collector(store, seed=0)
+    asked = collector.prompt.digit
+    for blank in (None, Strokes()):
+        outcome = collector.save(blank)
+        assert outcome.kind == "blank" and outcome.record_id is None
+        assert f"draw a {asked}" in outcome.text and "Save" in outcome.text
+    assert collector.prompt.digit == asked and collector.saved == 0
+    assert len(store) == 0 and not store.path.exists()
+
+
+def test_pick_mode_needs_a_label_and_takes_it_back_after_each_save(store):
+    collector = Collector(store, mode=PICK)
+    assert collector.label is None and "pick" in collector.prompt_text()
+    refused = collector.save(strokes_of(0))
+    assert refused.kind == "error" and "Pick the digit" in refused.text and len(store) == 0
+    collector.pick(0)
+    assert collector.prompt_text() == "Your drawing is a 0"
+    outcome = collector.save(strokes_of(0))
+    assert outcome.kind == "saved" and store.get(outcome.record_id).label == 0
+    assert collector.picked is None and "pick its label" in outcome.text
+    with pytest.raises(ValueError, match="0-9"):
+        collector.pick(10)
+    with pytest.raises(ValueError, match="ask"):
+        collector.mode = "guess"
+    collector.mode = ASK
+    assert collector.label == collector.prompt.digit
+
+
+def test_an_uploaded_picture_is_saved_without_strokes(store):
+    paper = Image.fromarray(240 - (strokes_of(7).rasterize() // 255) * 210)
+    buffer = io.BytesIO()
+    paper.save(buffer, format="PNG")
+    collector = Collector(store, mode=PICK)
+    collector.pick(7)
+    outcome = collector.save(buffer.getvalue())
+    record = store.get(outcome.record_id)
+    assert outcome.kind == "saved" and record.strokes is None and record.label == 7
+    assert record.model_input.max() > 200  # the ink, made bright
+
+
+# ---- nicknames -------------------------------------------------------------------------------------
+
+
+def test_nicknames_are_ignored_unless_the_teacher_allows_them(store):
+    collector = Collector(store, seed=0)
+    collector.nickname = "Ada"
+    assert not collector.nicknames_shown()
+    record = store.get(collector.save(strokes_of(1)).record_id)
+    assert record.student == collector.student_id
+
+
+def test_a_store_that_allows_nicknames_shows_the_field_on_every_pad(store):
+    store.allow_nicknames = True
+    collector = Collector(store, seed=0)
+    assert collector.nicknames_shown()
+    collector.nickname = "  Ada "
+    assert store.get(collector.save(strokes_of(1)).record_id).student == "Ada"
+    assert not Collector(store, allow_nicknames=False).nicknames_shown()  # a pad may still refuse them
+
+
+def test_a_pad_that_allows_nicknames_records_the_permission_in_the_store(store):
+    collector = Collector(store, allow_nicknames=True, seed=0)
+    assert collector.nicknames_shown() and not store.allow_nicknames
+    collector.nickname = "Grace"
+    assert store.get(collector.save(strokes_of(0)).record_id).student == "Grace"
+    assert store.allow_nicknames
+
+
+def test_a_nickname_the_store_refuses_gives_a_message_and_saves_nothing(store):
+    collector = Collector(store, allow_nicknames=True, seed=0)
+    collector.nickname = "x" * 40
+    outcome = collector.save(strokes_of(0))
+    assert outcome.kind == "error" and "Not saved" in outcome.text and "24" in outcome.text
+    assert len(store) == 0 and collector.saved == 0
+    collector.nickname = ""
+    assert collector.save(strokes_of(0)).kind == "saved"
+
+
+# ---- broken stores ---------------------------------------------------------------------------------
+
+
+def assert_refused_then_saves_again(collector: Collector, words: str, fix) -> None:
+    """Save into a broken store: an error naming the problem, nothing lost; after ``fix()`` it saves."""
+    asked = collector.prompt.digit
+    outcome = collector.save(strokes_of(7))
+    assert outcome.kind == "error" and words in outcome.text and outcome.record_id is None, outcome.text
+    assert collector.prompt.digit == asked and collector.saved == 0  # still asking for the same digit
+    fix()
+    outcome = collector.save(strokes_of(7))
+    assert outcome.kind == "saved", outcome.text
+    assert collector.store.get(outcome.record_id).label == asked
+
+
+def test_a_locked_store_says_try_again_and_the_next_save_works(store):
+    store.add(strokes_of(1), 1)  # the file exists
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holds the write lock
+    try:
+        assert_refused_then_saves_again(Collector(store, seed=0), "busy", holder.rollback)
+    finally:
+        holder.close()
+
+
+def test_a_damaged_store_says_tell_the_teacher(store, tmp_path):
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"this is not a database" * 200)
+
+    def replace_with_a_new_store():
+        store.path.rename(tmp_path / "damaged.sqlite")
+
+    assert_refused_then_saves_again(Collector(store, seed=0), "damaged", replace_with_a_new_store)
+    assert "Tell the teacher" in Collector(ClassSet(tmp_path / "damaged.sqlite")).save(strokes_of(0)).text
+
+
+def test_a_store_opened_read_only_says_so(store, tmp_path):
+    store.add(strokes_of(1), 1)
+    read_only = ClassSet(store.path, read_only=True)
+    collector = Collector(read_only, seed=0)
+
+    def writable():
+        collector.store = ClassSet(store.path)
+
+    assert_refused_then_saves_again(collector, "read_only=True", writable)
+
+
+def test_a_full_store_says_so(store):
+    store.add(strokes_of(1), 1)
+    size = store.path.stat().st_size
+    full = ClassSet(store.path, max_bytes=size, timeout=0.3)
+    collector = Collector(full, seed=0)
+    for _ in range(20):  # fill the last free pages
+        outcome = collector.save(strokes_of(0))
+        if outcome.kind == "error":
+            break
+    assert outcome.kind == "error" and "full" in outcome.text, outcome.text
+    saved_before = len(store)
+    collector.store = ClassSet(store.path)  # the teacher raised the limit
+    assert collector.save(strokes_of(0)).kind == "saved"
+    assert len(store) == saved_before + 1
