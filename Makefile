@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 
-.PHONY: setup setup-dev data run test lab app bench clean
+.PHONY: setup setup-dev hub-proxy data run test lab app bench clean
 
 # Where several Python processes share the cores (Jupyter server, kernels, pytest), PyTorch's
 # spin-waiting OpenMP threads slow each other down 5-40x; passive waiting avoids that. The benchmark
@@ -27,13 +27,21 @@ $(DEV_STAMP): $(STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	@touch $(DEV_STAMP)
 
+# The JupyterHub test's proxy (npm configurable-http-proxy, pinned in deploy/proxy/package-lock.json).
+PROXY_BIN := deploy/proxy/node_modules/.bin/configurable-http-proxy
+hub-proxy: $(PROXY_BIN)
+
+$(PROXY_BIN): deploy/proxy/package.json deploy/proxy/package-lock.json
+	npm ci --prefix deploy/proxy --no-audit --no-fund --loglevel=error
+	@touch $(PROXY_BIN)
+
 data: setup
 	$(PY) -m mnistlib.data
 
 run: data
-	$(PY) -m mnistlib.runner
+	$(PY) -m tools.runner
 
-test: data setup-dev
+test: data setup-dev hub-proxy
 	MNISTLIB_SMOKE=1 $(PY) -m pytest
 
 lab: setup
@@ -43,7 +51,7 @@ app: setup
 	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
 
 bench: data setup-dev
-	$(PY) -m mnistlib.bench
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf build test-artifacts

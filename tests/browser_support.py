@@ -160,12 +160,39 @@ def voila_server(notebook: Path, home: Path) -> Iterator[Server]:
         server.stop()
 
 
+# System browsers first: Debian's Chromium, then other common names on PATH.
+CHROMIUM_NAMES = (CHROMIUM, "chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+_found_browser: list[str] = []  # the lookup's answer, so Playwright's download is tried once per run
+
+
+def find_chromium(playwright) -> str:
+    """Return a Chromium to launch: the system's first, else Playwright's own, downloading it once if allowed."""
+    if _found_browser:
+        return _found_browser[0]
+    system = next(filter(None, (shutil.which(name) for name in CHROMIUM_NAMES)), None)
+    own = Path(playwright.chromium.executable_path)
+    tried: list[str] = []
+    if system is None and not own.exists():
+        # Where the internet allows it; a network that only reaches package registries refuses it.
+        try:
+            done = subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"],
+                                  check=False, capture_output=True, text=True, timeout=300)
+            tried = (done.stdout + done.stderr).strip().splitlines()[-1:] if done.returncode else []
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            tried = [str(exc)]
+    found = system or (str(own) if own.exists() else None)
+    if found is None:
+        detail = f" ({tried[0]})" if tried else ""
+        raise RuntimeError(f"The browser tests need Chromium at {CHROMIUM}: sudo apt-get install chromium "
+                           f"(Playwright's own `playwright install chromium` failed too{detail})")
+    _found_browser.append(found)
+    return found
+
+
 def launch_chromium(playwright, user_data_dir: Path, has_touch: bool = False):
-    """Launch Debian's Chromium headless with a fresh profile; return the persistent context."""
-    if not Path(CHROMIUM).exists():
-        raise RuntimeError(f"The browser tests need Chromium at {CHROMIUM}: sudo apt-get install chromium")
+    """Launch Chromium headless (the system's, else Playwright's) with a fresh profile; return the context."""
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True,
+        str(user_data_dir), executable_path=find_chromium(playwright), args=CHROMIUM_ARGS, headless=True,
         viewport={"width": 1280, "height": 900}, has_touch=has_touch)
 
 

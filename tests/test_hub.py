@@ -1,0 +1,170 @@
+"""A school's JupyterHub, for real: several students log in at once and draw on the app through the hub.
+
+Each test brings up JupyterHub on 127.0.0.1 (free ports, files in a temp dir) with deploy/'s settings
+(deploy/jupyterhub_config.d/mnist.py), the npm proxy pinned in deploy/proxy (`make hub-proxy`),
+local-process servers and a password shared by the test's students, and stops all of it afterwards.
+The students' memory is measured (PSS) and written to test-artifacts/hub-memory.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import pytest
+import yaml
+from browser_support import (
+    ARTIFACTS,
+    CHROMIUM_ARGS,
+    DIGIT_STROKES,
+    find_chromium,
+    mouse_draw,
+    screenshot,
+    screenshot_on_failure,
+    wait_for_read_digit,
+)
+from hub_support import DEPLOY, PASSWORD, SNIPPET, processes_of_run, pss_bytes, running_hub
+from playwright.sync_api import sync_playwright
+
+# MNIST_HUB_STUDENTS=1 measures one student alone (the figure deploy/README.md sizes a server with).
+STUDENTS = int(os.environ.get("MNIST_HUB_STUDENTS", "3"))
+DIGITS = [7, 1, 0]
+GiB = 1024**3
+
+
+def memory_limit_bytes() -> int:
+    """Return the per-student memory limit that deploy/values.yaml sets (deploy/tljh-setup.sh sets the same)."""
+    limit = yaml.safe_load((DEPLOY / "values.yaml").read_text())["singleuser"]["memory"]["limit"]
+    number, unit = float(limit[:-1]), limit[-1]
+    return int(number * {"M": 1024**2, "G": GiB}[unit])
+
+
+def wait_until_painted(page, timeout: float = 150_000) -> None:
+    """Wait until the pad's canvas exists and is painted black all over (its kernel finished the notebook)."""
+    page.wait_for_selector(".mnist-pad canvas", state="visible", timeout=timeout)
+    page.locator(".mnist-pad canvas").first.scroll_into_view_if_needed()
+    page.wait_for_function(
+        """() => { const c = document.querySelector('.mnist-pad canvas');
+                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                   for (let i = 3; i < d.length; i += 400) if (d[i] < 255) return false;
+                   return true; }""",
+        timeout=60_000,
+    )
+
+
+def log_in(page, hub_url: str, name: str) -> None:
+    """Fill in the hub's login form as a student would; the hub then starts their server."""
+    page.goto(f"{hub_url}/hub/login", timeout=60_000)
+    page.fill("#username_input", name)
+    page.fill("#password_input", PASSWORD)
+    page.click("#login_submit", no_wait_after=True)
+
+
+def test_students_log_in_at_once_and_each_draws_a_digit_that_is_read(tmp_path):
+    started = time.monotonic()
+    names = [f"student{i + 1:02d}" for i in range(STUDENTS)]
+    with running_hub(tmp_path) as hub, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=find_chromium(playwright), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            # One browser context each: separate cookies, as on separate laptops.
+            pages = [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in names]
+            for page, name in zip(pages, names, strict=True):
+                log_in(page, hub.url, name)  # all the servers start together
+            for i, (page, name) in enumerate(zip(pages, names, strict=True)):
+                digit = DIGITS[i % len(DIGITS)]
+                with screenshot_on_failure(page, f"hub-{name}"):
+                    wait_until_painted(page)
+                    assert page.url.startswith(f"{hub.url}/user/{name}{hub.default_url}"), page.url
+                    print(f"{name}: pad ready after {time.monotonic() - started:.0f} s")
+                    mouse_draw(page, DIGIT_STROKES[digit])
+                    wait_for_read_digit(page, digit)
+                    screenshot(page, f"hub-{name}-reads-{digit}")
+            # Every page still open, every kernel alive: what one student costs in a class.
+            memory = {name: pss_bytes(processes_of_run(hub.run_id, name)) for name in names}
+        finally:
+            browser.close()
+    ARTIFACTS.mkdir(exist_ok=True)
+    figures = {
+        "students": STUDENTS,
+        "pss_mb": {n: round(b / 1e6) for n, b in memory.items()},
+        "seconds": round(time.monotonic() - started),
+    }
+    (ARTIFACTS / f"hub-memory-{STUDENTS}.json").write_text(json.dumps(figures, indent=1))
+    print(f"\nPSS per student (server + app kernel), {STUDENTS} at once: {figures['pss_mb']} MB")
+    limit = memory_limit_bytes()
+    for name, used in memory.items():
+        assert 100e6 < used < limit, (
+            f"{name} uses {used / 1e6:.0f} MB; deploy/ limits a student to {limit / 1e6:.0f} MB"
+        )
+
+
+def test_prestart_starts_the_lessons_for_named_students_and_the_culler_stops_them(tmp_path):
+    names = ["alice", "bob"]
+    with running_hub(tmp_path, landing="lessons", cull_timeout=20) as hub:
+        env = dict(os.environ, JUPYTERHUB_API_TOKEN=hub.api_token)
+        done = subprocess.run(
+            [sys.executable, str(DEPLOY / "prestart.py"), "--hub", hub.url, "--timeout", "90", *names],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, f"prestart.py failed:\n{done.stdout}{done.stderr}\n{hub.log_tail()}"
+        assert "All 2 servers are running." in done.stdout
+        for name in names:
+            _, user = hub.api("GET", f"/users/{name}")
+            assert user["servers"][""]["ready"], user
+            # The lessons were copied into the student's own home, and the server opens them.
+            assert (tmp_path / "homes" / name / "notebooks" / "00_start_here.ipynb").is_file()
+            request = urllib.request.Request(
+                f"{hub.url}/user/{name}/", headers={"Authorization": f"token {hub.api_token}"}
+            )
+            opener = urllib.request.build_opener(NoRedirect)
+            with pytest.raises(urllib.error.HTTPError) as redirect:
+                opener.open(request, timeout=30)
+            landing = urllib.parse.urlsplit(redirect.value.headers["Location"]).path
+            assert landing == f"/user/{name}/lab/tree/notebooks/00_start_here.ipynb", landing
+        # Nobody uses them: the idle culler (--timeout=20 here) stops both servers.
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if not any(hub.api("GET", f"/users/{n}")[1]["servers"] for n in names):
+                break
+            time.sleep(2)
+        else:
+            raise AssertionError(f"the idle culler did not stop the servers:\n{hub.log_tail()}")
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Let a redirect surface as an HTTPError so the test can read where it points."""
+
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def test_deploy_configurations_agree():
+    """TLJH's script, the z2jh values and the hub snippet land students on the same pages, with one limit."""
+    values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
+    tljh = (DEPLOY / "tljh-setup.sh").read_text()
+    snippet = SNIPPET.read_text()
+    assert values["singleuser"]["defaultUrl"] == "/voila/render/app/app.ipynb"
+    assert '"app": "/voila/render/app/app.ipynb"' in snippet
+    assert '"lessons": "/lab/tree/notebooks/00_start_here.ipynb"' in snippet
+    limit = values["singleuser"]["memory"]["limit"]
+    assert f"tljh-config set limits.memory {limit}" in tljh
+    timeout = values["cull"]["timeout"]
+    assert f"tljh-config set services.cull.timeout {timeout}" in tljh
+    assert f'"MNIST_HUB_CULL_TIMEOUT", "{timeout}"' in snippet
+    env = values["singleuser"]["extraEnv"]
+    assert {"MNISTLIB_DATA_DIR", "MNIST_SOURCE", "MNISTLIB_CLASS_DIR", "OMP_WAIT_POLICY"} <= set(env)
+    mounts = {m["mountPath"]: m for m in values["singleuser"]["storage"]["extraVolumeMounts"]}
+    assert mounts[env["MNISTLIB_DATA_DIR"]].get("readOnly") is True
+    assert mounts[env["MNISTLIB_CLASS_DIR"]].get("readOnly", False) is False
