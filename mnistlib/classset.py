@@ -166,22 +166,17 @@ def sample_class() -> ClassSet:
 
 def _kind(exc: sqlite3.Error, path: Path) -> str:
     """Name the store problem an sqlite3 error means (one of KINDS)."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    text = str(exc).lower()
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in text:
+    name = getattr(exc, "sqlite_errorname", None)  # SQLite's own result code, when it raised the error
+    if name is None:
+        return "unavailable"  # raised by this module: not a class store, or made by a newer mnistlib
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return "locked"
-    if name.startswith("SQLITE_READONLY") or "readonly" in text or "read-only" in text:
+    if name.startswith("SQLITE_READONLY") or (name.startswith("SQLITE_CANTOPEN") and _not_writable(path)):
         return "read-only"
-    if (
-        name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB"))
-        or "malformed" in text
-        or "not a database" in text
-    ):
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
         return "corrupt"
-    if name == "SQLITE_FULL" or "full" in text:
+    if name == "SQLITE_FULL":
         return "full"
-    if name.startswith("SQLITE_CANTOPEN") and _not_writable(path):
-        return "read-only"
     return "unavailable"
 
 
@@ -363,6 +358,11 @@ class ClassSet:
         self.read_only, self.timeout, self.max_bytes = read_only, timeout, max_bytes
         self.student = student or new_student_id()
 
+    def __bool__(self) -> bool:
+        # A handle, not a container: `if pad.class_set:` asks "is there a store?" and must not read
+        # the file (or be False while it is empty, as len() would make it).
+        return True
+
     def __repr__(self) -> str:
         return f"ClassSet({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
 
@@ -430,7 +430,8 @@ class ClassSet:
                     continue
                 if kind == "read-only" and not write and not immutable:
                     # A WAL store in a folder this user may not write: SQLite cannot make the shared
-                    # memory file a reader needs. Read the file as it is (nobody can be writing it).
+                    # memory file a reader needs. Read the file as it is on disk instead (saves of
+                    # another user still in its -wal file show once they are checkpointed).
                     immutable = True
                     continue
                 raise ClassSetError(

@@ -385,6 +385,7 @@ def test_a_corrupt_store_says_damaged_and_a_new_one_starts_once_it_is_moved_asid
     path = tmp_path / "class.sqlite"
     path.write_bytes(random.Random(0).randbytes(20_000))
     cs = ClassSet(path)
+    assert cs  # a handle: truthy without reading the file
     for operation in (lambda: cs.add(SEVEN, 7), lambda: len(cs), cs.images, cs.counts):
         with pytest.raises(ClassSetError) as exc_info:
             operation()
@@ -419,6 +420,14 @@ def test_a_file_of_another_program_or_an_unreachable_folder_is_unavailable(tmp_p
     with pytest.raises(ClassSetError) as exc_info:
         ClassSet(other).add(SEVEN, 7)
     assert_store_error(exc_info, "unavailable", "another program")
+    newer = ClassSet(tmp_path / "newer.sqlite")
+    newer.add(SEVEN, 7)
+    with sqlite3.connect(newer.path) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    conn.close()
+    with pytest.raises(ClassSetError) as exc_info:
+        len(newer)
+    assert_store_error(exc_info, "unavailable", "newer mnistlib")
     (tmp_path / "file").write_text("not a folder")
     with pytest.raises(ClassSetError) as exc_info:
         ClassSet(tmp_path / "file" / "class.sqlite").add(SEVEN, 7)
