@@ -39,7 +39,7 @@ data: setup
 	$(PY) -m mnistlib.data
 
 run: data
-	$(PY) -m mnistlib.runner
+	$(PY) -m tools.runner
 
 test: data setup-dev hub-proxy
 	MNISTLIB_SMOKE=1 $(PY) -m pytest
@@ -51,7 +51,7 @@ app: setup
 	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
 
 bench: data setup-dev
-	$(PY) -m mnistlib.bench
+	$(PY) -m tools.bench
 
 clean:
 	rm -rf build test-artifacts

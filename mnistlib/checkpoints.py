@@ -10,12 +10,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from mnistlib.models import REGISTRY, build_model, model_name
+from mnistlib.models import MODELS, REGISTRY, build_model, model_name
 from mnistlib.paths import MODELS_DIR
 
 FORMAT = "mnistlib-checkpoint-v1"
-DEFAULT_MODEL = MODELS_DIR / "mnist_cnn.pt"
-SHIPPED_MODELS = {"cnn": MODELS_DIR / "mnist_cnn.pt", "mlp_improved": MODELS_DIR / "mnist_mlp_improved.pt"}
+# name -> file of the models the project ships trained, in MODELS order; the first is the default.
+SHIPPED_MODELS = {name: spec.shipped_path for name, spec in MODELS.items() if spec.shipped_path is not None}
+DEFAULT_MODEL = next(iter(SHIPPED_MODELS.values()))
 
 
 class CheckpointError(ValueError):
@@ -50,7 +51,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     name = model_name(model)
-    args = dict(getattr(model, "model_args", {}))
+    args = _plain(model.model_args)  # recorded by mnistlib.models.ModelBase when the model was built
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {
         "format": FORMAT,
@@ -137,7 +138,7 @@ def load_model(path: str | Path | None = None, device: torch.device | str = "cpu
 
 
 def load_shipped(name: str = "cnn", device: torch.device | str = "cpu") -> nn.Module:
-    """Load one of the models shipped in ``models/`` (``cnn`` or ``mlp_improved``)."""
+    """Load one of the models shipped in ``models/`` by name (the keys of ``SHIPPED_MODELS``)."""
     if name not in SHIPPED_MODELS:
         raise ValueError(f"No shipped model {name!r}; choose one of {sorted(SHIPPED_MODELS)}.")
     return load_checkpoint(SHIPPED_MODELS[name], device=device, expected_model=name)
@@ -145,8 +146,7 @@ def load_shipped(name: str = "cnn", device: torch.device | str = "cpu") -> nn.Mo
 
 def model_choices(models_dir: Path = MODELS_DIR) -> dict[str, Path]:
     """Return the models the pad offers, label -> checkpoint: the shipped CNN and MLP, then students' ones."""
-    labels = {"cnn": "CNN (shipped)", "mlp_improved": "MLP (shipped)"}
-    choices = {labels[name]: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
+    choices = {MODELS[name].menu_label or name: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
     for path in sorted(Path(models_dir).glob("student_*.pt")):
         choices[f"Yours: {path.stem.removeprefix('student_')}"] = path
     return choices

@@ -26,6 +26,7 @@ from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnistlib.paths import DATA_DIR
+from mnistlib.preprocess import to_unit_float
 
 SOURCE_ENV = "MNIST_SOURCE"
 
@@ -190,7 +191,7 @@ def data_sha256(split: str = "train") -> str:
 
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """Turn (N, 28, 28) uint8 images into (N, 1, 28, 28) float32 in [0, 1]."""
-    return images.unsqueeze(1).float().div_(255.0)
+    return to_unit_float(images.unsqueeze(1))
 
 
 def batches(

@@ -7,10 +7,8 @@ import torchvision.transforms.v2.functional as TF
 from torch import nn
 
 from mnistlib.data import to_float
-
-
-def _device_of(model: nn.Module) -> torch.device:
-    return next(model.parameters()).device
+from mnistlib.preprocess import to_unit_float
+from mnistlib.runtime import device_of, eval_mode
 
 
 @torch.no_grad()
@@ -18,15 +16,13 @@ def predict_proba(
     model: nn.Module, X: torch.Tensor, batch_size: int = 2000, device: torch.device | str | None = None
 ) -> torch.Tensor:
     """Return class probabilities (N, 10) for images (N, 28, 28) uint8 or (N, 1, 28, 28) float in [0, 1]."""
-    device = torch.device(device) if device is not None else _device_of(model)
-    was_training = model.training
-    model.eval()
+    device = torch.device(device) if device is not None else device_of(model)
     out = []
-    for start in range(0, len(X), batch_size):
-        xb = X[start : start + batch_size]
-        xb = (to_float(xb) if xb.dtype == torch.uint8 else xb).to(device)
-        out.append(torch.softmax(model(xb).float(), dim=1).cpu())
-    model.train(was_training)
+    with eval_mode(model):
+        for start in range(0, len(X), batch_size):
+            xb = X[start : start + batch_size]
+            xb = (to_float(xb) if xb.dtype == torch.uint8 else xb).to(device)
+            out.append(torch.softmax(model(xb).float(), dim=1).cpu())
     return torch.cat(out) if out else torch.empty(0, 10)
 
 
@@ -73,7 +69,7 @@ ROBUSTNESS_KINDS = ("shift", "shift_down", "rotate")
 
 def _as_float_batch(X: torch.Tensor) -> torch.Tensor:
     """Return images as float (N, 1, 28, 28) in [0, 1], from uint8 (N, 28, 28) or float (N, [1,] 28, 28)."""
-    X = to_float(X) if X.dtype == torch.uint8 else X.float()
+    X = to_unit_float(X)
     return X.unsqueeze(1) if X.dim() == 3 else X
 
 

@@ -1,4 +1,10 @@
-"""The networks, built by name from a registry so that a checkpoint can rebuild its model.
+"""The networks, and ``MODELS``: one entry per model with everything else that names it.
+
+Adding a model is one class and one ``ModelSpec`` entry in ``MODELS`` (its name, its training
+recipe, and the file and menu label if the project ships it trained); the recipes in
+``mnistlib.train``, the shipped files in ``mnistlib.checkpoints``, the pad's menu, ``tools/ship.py``
+and ``tools/bench.py`` all read this table. Every model records its own constructor arguments
+(``ModelBase``), so a checkpoint can always rebuild it.
 
 Every model takes images as float in [0, 1], shape (N, 1, 28, 28) or (N, 28, 28), ink bright on
 black, and normalises them itself with the constants from ``mnistlib.preprocess``: training, the
@@ -7,12 +13,46 @@ notebooks and the drawing pad cannot disagree about normalisation.
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from mnistlib.paths import MODELS_DIR
 from mnistlib.preprocess import MNIST_MEAN, MNIST_STD
+from mnistlib.recipe import Recipe
+
+
+class ModelBase(nn.Module):
+    """A module that records the arguments it was built with as ``model_args`` (defaults filled in).
+
+    Subclasses write an ordinary ``__init__``; the recording wraps it, so no model can forget it and
+    be saved with arguments that cannot rebuild it.
+    """
+
+    model_args: dict[str, Any]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            return
+        init = cls.__init__
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def recording_init(self: nn.Module, *args: Any, **kw: Any) -> None:
+            init(self, *args, **kw)
+            if type(self) is cls:  # only the class actually built records, after every parent's __init__
+                bound = signature.bind(self, *args, **kw)
+                bound.apply_defaults()
+                self.model_args = {k: v for k, v in list(bound.arguments.items())[1:]}
+
+        cls.__init__ = recording_init
 
 
 class Normalize(nn.Module):
@@ -31,12 +71,11 @@ class Normalize(nn.Module):
         return f"mean={self.mean}, std={self.std}"
 
 
-class MNISTNet(nn.Module):
+class MNISTNet(ModelBase):
     """The original MLP: 784-128-10 with ReLU."""
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
         super().__init__()
-        self.model_args = {"mean": mean, "std": std}
         self.normalize = Normalize(mean, std)
         self.fc1 = nn.Linear(784, 128)
         self.fc2 = nn.Linear(128, 10)
@@ -46,12 +85,11 @@ class MNISTNet(nn.Module):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-class ImprovedMNISTNet(nn.Module):
+class ImprovedMNISTNet(ModelBase):
     """The original improved MLP: 784-256-128-64-10 with ReLU."""
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
         super().__init__()
-        self.model_args = {"mean": mean, "std": std}
         self.normalize = Normalize(mean, std)
         self.fc1 = nn.Linear(784, 256)
         self.fc2 = nn.Linear(256, 128)
@@ -77,7 +115,7 @@ def _conv_block(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
     )
 
 
-class SmallCNN(nn.Module):
+class SmallCNN(ModelBase):
     """The default model: three conv blocks with BatchNorm and a small hidden layer; trains in seconds on a CPU.
 
     The widths were chosen by timing training steps on 2 CPU cores (``python -m mnistlib.bench``
@@ -96,7 +134,6 @@ class SmallCNN(nn.Module):
     ) -> None:
         super().__init__()
         c1, c2, c3 = (int(c) for c in channels)
-        self.model_args = {"channels": [c1, c2, c3], "hidden": hidden, "dropout": dropout, "mean": mean, "std": std}
         self.normalize = Normalize(mean, std)
         self.features = nn.Sequential(
             _conv_block(1, c1, 5),  # (N, c1, 14, 14)
@@ -119,27 +156,75 @@ class SmallCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-# name -> class; a checkpoint stores the name and the constructor arguments.
-REGISTRY: dict[str, Callable[..., nn.Module]] = {
-    "mlp": MNISTNet,
-    "mlp_improved": ImprovedMNISTNet,
-    "cnn": SmallCNN,
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything the project knows about one model, besides its class's code."""
+
+    name: str  # stored in checkpoints; also the name of its own training recipe
+    cls: type[ModelBase]
+    recipe: Recipe  # how notebook 02, tools/ship.py and tools/bench.py train it
+    shipped_file: str | None = None  # the trained file in models/, if the project ships one
+    menu_label: str | None = None  # how the drawing pad's model menu names the shipped file
+    more_recipes: dict[str, Recipe] = field(default_factory=dict)  # further named recipes for it
+
+    @property
+    def shipped_path(self) -> Path | None:
+        """Return the shipped checkpoint's path, or None if the project ships none."""
+        return None if self.shipped_file is None else MODELS_DIR / self.shipped_file
+
+    def recipes(self) -> dict[str, Recipe]:
+        """Return its recipes by name: its own under its name, then the further ones."""
+        return {self.name: self.recipe, **self.more_recipes}
+
+
+_CNN_RECIPE = Recipe(num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1, augment=0.5)
+_ORIGINAL_MLP_RECIPE = Recipe(num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False)
+
+# name -> spec. The shipped models come first: the first one is the default (mnistlib.load_model())
+# and heads the pad's menu, in this order.
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        ModelSpec(
+            "cnn",
+            SmallCNN,
+            _CNN_RECIPE,
+            shipped_file="mnist_cnn.pt",
+            menu_label="CNN (shipped)",
+            # "best" trades minutes for the last tenths; tools/bench.py trains it three times and averages.
+            more_recipes={"best": Recipe(num_epochs=10, batch_size=256, lr=6e-3, weight_decay=5e-4, augment=1.0, label_smoothing=0.1)},
+        ),
+        ModelSpec(
+            "mlp_improved",
+            ImprovedMNISTNet,
+            Recipe(num_epochs=6, batch_size=256, lr=3e-3, weight_decay=1e-4),
+            shipped_file="mnist_mlp_improved.pt",
+            menu_label="MLP (shipped)",
+        ),
+        ModelSpec("mlp", MNISTNet, _ORIGINAL_MLP_RECIPE),
+    ]
 }
+
+# name -> class: what a checkpoint's model name is built from.
+REGISTRY: dict[str, Callable[..., nn.Module]] = {name: spec.cls for name, spec in MODELS.items()}
 
 
 def build_model(name: str, **kwargs: object) -> nn.Module:
-    """Build a registered model by name (``mlp``, ``mlp_improved`` or ``cnn``)."""
+    """Build a model of ``MODELS`` by name (``cnn``, ``mlp_improved`` or ``mlp``)."""
     if name not in REGISTRY:
         raise ValueError(f"Unknown model {name!r}; choose one of {sorted(REGISTRY)}.")
     return REGISTRY[name](**kwargs)
 
 
 def model_name(model: nn.Module) -> str:
-    """Return the registry name of a model instance."""
+    """Return the ``MODELS`` name of a model instance."""
     for name, cls in REGISTRY.items():
         if type(model) is cls:
             return name
-    raise ValueError(f"{type(model).__name__} is not a registered model ({sorted(REGISTRY)}).")
+    raise ValueError(
+        f"{type(model).__name__} is not a registered model ({sorted(REGISTRY)}): "
+        "add a ModelSpec for it to mnistlib.models.MODELS."
+    )
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from mnistlib.preprocess import BlankImageError, ImageInput, InvalidImageError, to_mnist
+from mnistlib.runtime import device_of, eval_mode
 
 __all__ = ["BlankImageError", "InvalidImageError", "Prediction", "predict"]
 
@@ -61,17 +62,9 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
             f"got a {type(model).__name__} as the model."
         )
     x = to_mnist(image)
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-    was_training = model.training
-    if was_training:
-        model.eval()  # BatchNorm and dropout must not act on a single image
-    try:
-        with torch.inference_mode(), _one_thread():
-            logits = model(torch.from_numpy(x).to(device).view(1, 1, 28, 28))
-    finally:
-        if was_training:
-            model.train()
+    # Eval mode: BatchNorm and dropout must not act on a single image.
+    with eval_mode(model), torch.inference_mode(), _one_thread():
+        logits = model(torch.from_numpy(x).to(device_of(model)).view(1, 1, 28, 28))
     probabilities = torch.softmax(logits[0].double(), dim=0).cpu().numpy()  # float64: sums to 1
     x.setflags(write=False)
     probabilities.setflags(write=False)

@@ -76,9 +76,17 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return image if image.dtype == np.uint8 else (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
-def to_unit_float(images: torch.Tensor) -> torch.Tensor:
-    """Return uint8 pixels (0-255) as float32 in [0, 1]; float tensors are returned as float32 unchanged."""
-    return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+def to_unit_float(images: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """Return uint8 pixels (0-255) as float32 in [0, 1], a tensor as a tensor and an array as an array.
+
+    Float input is taken to be in [0, 1] already and only made float32.
+    """
+    if isinstance(images, torch.Tensor):
+        return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255)
+    return images.astype(np.float32, copy=False)
 
 
 class InvalidImageError(ValueError):
@@ -134,7 +142,7 @@ def _decode(fp: io.BufferedIOBase, what: str) -> Image.Image:
         raise InvalidImageError(
             f"{what} claims a size Pillow refuses as a decompression bomb ({exc}). Use a smaller picture."
         ) from exc
-    except Exception as exc:  # noqa: BLE001  Pillow signals damaged data with OSError, SyntaxError,
+    except Exception as exc:
         # struct.error, zlib.error, ValueError, ...: for us each one means "not a readable image".
         raise _unreadable(what, exc) from exc
     return img
@@ -157,7 +165,7 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
     _check_size(img.width, img.height, "The image")
     try:
         img.load()  # an image from Image.open() is decoded only now
-    except Exception as exc:  # noqa: BLE001  as in _decode: any failure means damaged data
+    except Exception as exc:
         raise _unreadable("The PIL image", exc) from exc
     img = ImageOps.exif_transpose(img)  # phone photos are often stored sideways with an EXIF note
     if img.mode.startswith("I;16"):

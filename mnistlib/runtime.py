@@ -1,12 +1,15 @@
-"""Seeds, device choice, bf16 detection and the smoke-mode switch."""
+"""Seeds, devices, eval mode, bf16 detection and the smoke-mode switch."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 # Smoke mode: tiny, fast runs for CI. MNISTLIB_SMOKE=1 turns it on, MNISTLIB_SMOKE=0 forces it off.
 SMOKE_TEST = os.environ.get("MNISTLIB_SMOKE", "0").strip().lower() not in ("", "0", "false", "no")
@@ -44,3 +47,23 @@ def bf16_supported(device: torch.device | str) -> bool:
         except (AttributeError, RuntimeError):
             return False
     return False
+
+
+def device_of(model: nn.Module) -> torch.device:
+    """Return the device a model's weights are on (the CPU for a model without any)."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """Put ``model`` in eval mode (BatchNorm's running statistics, no dropout) inside the block.
+
+    Its previous mode comes back afterwards, even when the model raises.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)

@@ -6,7 +6,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import torch
 import torch.nn.functional as F
@@ -15,31 +15,14 @@ from tqdm.auto import tqdm
 
 from mnistlib.data import to_float
 from mnistlib.evaluate import accuracy
+from mnistlib.models import MODELS
+from mnistlib.recipe import Recipe
 from mnistlib.runtime import SMOKE_TEST, bf16_supported, pick_device
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """How a model is trained; stored in every checkpoint so a result can be reproduced."""
-
-    num_epochs: int = 3
-    batch_size: int = 128
-    lr: float = 3e-3  # peak learning rate of the OneCycle schedule
-    weight_decay: float = 5e-4
-    optimizer: str = "adamw"  # "adam" (the original MLP recipe) or "adamw"
-    onecycle: bool = True
-    label_smoothing: float = 0.0
-    augment: float = 0.0  # strength of random shift/rotation/scale; 0 = off, 1 = +-2 px, 10 deg, 10 %
-    bf16: str = "auto"  # "auto" uses bf16 autocast only where the hardware does it natively
-
-
-# Named recipes. "cnn" is the notebooks' default; "best" trades minutes for the last tenths.
+# Named recipes, recipe name -> (model name, Recipe): every model's own recipe under the model's name,
+# plus any further ones its entry in mnistlib.models.MODELS names ("best" for the CNN).
 RECIPES: dict[str, tuple[str, Recipe]] = {
-    "mlp": ("mlp", Recipe(num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False)),
-    "mlp_improved": ("mlp_improved", Recipe(num_epochs=6, batch_size=256, lr=3e-3, weight_decay=1e-4)),
-    "cnn": ("cnn", Recipe(num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1, augment=0.5)),
-    # "best" is trained three times with different seeds and the three averaged (see mnistlib.bench).
-    "best": ("cnn", Recipe(num_epochs=10, batch_size=256, lr=6e-3, weight_decay=5e-4, augment=1.0, label_smoothing=0.1)),
+    recipe_name: (spec.name, recipe) for spec in MODELS.values() for recipe_name, recipe in spec.recipes().items()
 }
 
 
@@ -51,7 +34,7 @@ def smoke_subset(X: torch.Tensor, y: torch.Tensor, n: int = 6000) -> tuple[torch
 def augment_batch(X: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """Apply a different small random shift, rotation and scale to every image of a (N, 1, 28, 28) batch."""
     n = X.shape[0]
-    rand = lambda: torch.rand(n, generator=generator) * 2 - 1  # noqa: E731  uniform in [-1, 1]
+    rand = lambda: torch.rand(n, generator=generator) * 2 - 1
     angle = rand() * math.radians(10) * strength
     scale = 1 + rand() * 0.1 * strength
     shift = torch.stack([rand(), rand()], 1) * (2 * strength * 2 / 28)  # +-2 px in [-1, 1] units
@@ -72,7 +55,7 @@ def fit(
     model: nn.Module,
     train_data: tuple[torch.Tensor, torch.Tensor],
     test_data: tuple[torch.Tensor, torch.Tensor] | None = None,
-    recipe: Recipe = Recipe(),
+    recipe: Recipe = Recipe(),  # noqa: B008 - frozen: one shared default cannot be changed by a call
     seed: int = 42,
     device: torch.device | str | None = None,
     progress: bool = True,

@@ -59,7 +59,7 @@ def figure(width: float, height: float, constrained: bool = True) -> LessonFigur
         return LessonFigure(figsize=(width, height), layout="constrained" if constrained else None)
 
 
-def _styled(fn):
+def lesson_style(fn):
     """Build the figure under the lesson style (rcParams are read when artists are created)."""
 
     @functools.wraps(fn)
@@ -86,7 +86,7 @@ def _as_numpy(values: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray
     return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
 
-def _bare(ax, frame: bool = False) -> None:
+def bare_axes(ax, frame: bool = False) -> None:
     """Remove the ticks and the spines; ``frame=True`` draws a thin grey frame instead, for images whose
     edges are white (zero on a signed colour scale) and would otherwise vanish into the page."""
     ax.set_xticks([])
@@ -99,7 +99,7 @@ def _bare(ax, frame: bool = False) -> None:
 # The data (notebook 01)
 
 
-@_styled
+@lesson_style
 def show_digits(
     images: torch.Tensor | np.ndarray,
     labels: Sequence[int] | torch.Tensor | None = None,
@@ -122,7 +122,7 @@ def show_digits(
     axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
     vmax = 255 if x.max() > 1 else 1  # uint8 pixels or floats in [0, 1]
     for i, ax in enumerate(axes):
-        _bare(ax)
+        bare_axes(ax)
         if i >= n:
             ax.set_visible(False)
             continue
@@ -145,7 +145,7 @@ def show_digits(
     return fig
 
 
-@_styled
+@lesson_style
 def plot_pixel_values(image: torch.Tensor | np.ndarray, label: int | None = None) -> Figure:
     """Show one digit as the grid of numbers it really is: every pixel's value written on it."""
     x = _as_images(image)[0]
@@ -166,7 +166,7 @@ def plot_pixel_values(image: torch.Tensor | np.ndarray, label: int | None = None
     return fig
 
 
-@_styled
+@lesson_style
 def plot_class_balance(splits: Mapping[str, torch.Tensor | np.ndarray], num_classes: int = 10) -> Figure:
     """Bar chart of how many images each digit has, one group of bars per split (e.g. train and test)."""
     fig = figure(7, 3)
@@ -189,7 +189,7 @@ def plot_class_balance(splits: Mapping[str, torch.Tensor | np.ndarray], num_clas
     return fig
 
 
-@_styled
+@lesson_style
 def plot_mean_digits(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, show_std: bool = True) -> Figure:
     """Show the average image of each digit (and, below it, how much its pixels vary across writers)."""
     x, y = _as_images(images), _as_numpy(labels).astype(int)
@@ -205,7 +205,7 @@ def plot_mean_digits(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
         if show_std:
             axes[1, j].imshow(group.std(0), cmap="magma", vmin=0, vmax=0.5)
         for ax in axes[:, j]:
-            _bare(ax)
+            bare_axes(ax)
     axes[0, 0].set_ylabel("mean", fontsize=9)
     if show_std:
         axes[1, 0].set_ylabel("spread\n(std)", fontsize=9)
@@ -214,7 +214,7 @@ def plot_mean_digits(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
     return fig
 
 
-@_styled
+@lesson_style
 def plot_pixel_histogram(values: Mapping[str, torch.Tensor | np.ndarray], bins: int = 51) -> Figure:
     """Histogram of pixel values, one panel per named array (e.g. raw, scaled, normalised); log counts."""
     fig = figure(3.3 * len(values), 2.9)
@@ -236,7 +236,7 @@ def plot_pixel_histogram(values: Mapping[str, torch.Tensor | np.ndarray], bins: 
 # Training (notebook 02)
 
 
-@_styled
+@lesson_style
 def plot_loss_curve(losses: Sequence[float] | torch.Tensor, smooth: int = 50, title: str = "Loss of every mini-batch") -> Figure:
     """Plot the loss of every mini-batch and its moving average: noisy steps, downward trend."""
     y = _as_numpy(losses).astype(float)
@@ -285,7 +285,7 @@ def _finish_history_axes(axes, num_epochs: int | None = None) -> None:
             ax.legend(fontsize=8)
 
 
-@_styled
+@lesson_style
 def plot_history(histories: Mapping[str, Any]) -> Figure:
     """Plot loss and accuracy per epoch of one ``fit`` history, or of {model name: history} to compare."""
     single = "epoch" in histories
@@ -313,7 +313,7 @@ class LiveHistoryPlot:
         self.fig = figure(9, 3.2)
         self._handle = None
 
-    @_styled
+    @lesson_style
     def __call__(self, history: Mapping[str, Sequence[float]]) -> None:
         """Redraw the curves from the history so far and refresh the displayed figure."""
         self.fig.clear()
@@ -343,7 +343,7 @@ class LiveHistoryPlot:
 # Evaluation (notebook 03)
 
 
-@_styled
+@lesson_style
 def plot_per_class_accuracy(accuracies: Mapping[str, torch.Tensor | np.ndarray | Sequence[float]]) -> Figure:
     """Bar chart of the accuracy on each digit, one bar per model; the y axis zooms in on the top."""
     fig = figure(7.5, 3)
@@ -366,7 +366,7 @@ def plot_per_class_accuracy(accuracies: Mapping[str, torch.Tensor | np.ndarray |
     return fig
 
 
-@_styled
+@lesson_style
 def plot_confusion_matrix(cm: torch.Tensor | np.ndarray, title: str = "Confusion matrix") -> Figure:
     """Show a (10, 10) confusion matrix with counts; the colour scale ignores the diagonal so mistakes stand out."""
     m = _as_numpy(cm).astype(int)
@@ -392,7 +392,7 @@ def plot_confusion_matrix(cm: torch.Tensor | np.ndarray, title: str = "Confusion
     return fig
 
 
-@_styled
+@lesson_style
 def plot_reliability(calibration: Mapping[str, torch.Tensor | np.ndarray], title: str = "Is the confidence honest?") -> Figure:
     """Reliability diagram from ``evaluate.calibration``: accuracy against confidence per bin, with bin sizes."""
     conf = _as_numpy(calibration["confidence"]).astype(float)
@@ -424,7 +424,7 @@ def plot_reliability(calibration: Mapping[str, torch.Tensor | np.ndarray], title
     return fig
 
 
-@_styled
+@lesson_style
 def plot_robustness(
     amounts: Sequence[float], accuracies: Mapping[str, Sequence[float]], xlabel: str, title: str | None = None
 ) -> Figure:
@@ -445,7 +445,7 @@ def plot_robustness(
     return fig
 
 
-@_styled
+@lesson_style
 def plot_filters(weights: torch.Tensor | np.ndarray, ncols: int = 8, title: str | None = None) -> Figure:
     """Show first-layer weights as small images: conv filters (C, 1, k, k) or (C, k, k), or MLP rows (C, 784).
 
@@ -464,7 +464,7 @@ def plot_filters(weights: torch.Tensor | np.ndarray, ncols: int = 8, title: str 
     fig = figure(0.75 * ncols + 0.8, 0.75 * nrows + 0.6)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for i, ax in enumerate(axes):
-        _bare(ax)
+        bare_axes(ax)
         if i >= n:
             ax.set_visible(False)
             continue

@@ -128,3 +128,23 @@ def test_metadata_is_stored_as_plain_data(cnn, tmp_path):
     assert checkpoints.load_checkpoint(path).checkpoint_metadata == {"torch": str(torch.__version__), "acc": 0.5, "shape": [1, 2]}
     with pytest.raises(TypeError, match="plain data"):
         checkpoints.save_checkpoint(cnn, tmp_path / "bad.pt", net=cnn)
+
+
+def test_a_model_is_saved_with_the_arguments_it_was_built_with(tmp_path):
+    model = models.SmallCNN(channels=(8, 12, 16), hidden=24, dropout=0.0)
+    path = checkpoints.save_checkpoint(model, tmp_path / "m.pt")
+    args = checkpoints.read_checkpoint(path)["model_args"]
+    assert args["channels"] == [8, 12, 16] and args["hidden"] == 24 and args["dropout"] == 0.0
+    assert checkpoints.load_checkpoint(path).model_args == {**model.model_args, "channels": [8, 12, 16]}
+
+
+def test_the_model_shelf_loads_each_model_once_and_notes_checkpoint_accuracy(tmp_path):
+    in_memory = models.MNISTNet()
+    path = checkpoints.save_checkpoint(models.MNISTNet(), tmp_path / "m.pt", test_acc=0.9123)
+    shelf = checkpoints.ModelShelf({"mine": in_memory, "saved": path})
+    assert shelf.labels == ["mine", "saved"]
+    assert shelf.load("mine") is in_memory and not in_memory.training
+    assert shelf.load("saved") is shelf.load("saved")
+    assert shelf.note("saved") == ", 91.2% on the test set" and shelf.note("mine") == ""
+    with pytest.raises(checkpoints.CheckpointError, match="No model"):
+        checkpoints.ModelShelf({})

@@ -1,4 +1,4 @@
-"""Every registered model: output shape, the originals' exact layer sizes, the registry."""
+"""Every model of mnistlib.models.MODELS: output shape, the originals' exact layer sizes, the table, model_args."""
 
 from __future__ import annotations
 
@@ -44,3 +44,34 @@ def test_registry_round_trip_and_unknown_name():
         assert models.model_name(models.build_model(name)) == name
     with pytest.raises(ValueError, match="resnet"):
         models.build_model("resnet")
+
+
+def test_every_model_records_the_arguments_it_was_built_with():
+    cnn = models.SmallCNN(channels=(8, 8, 8), hidden=32)
+    assert cnn.model_args == {"channels": (8, 8, 8), "hidden": 32, "dropout": 0.1, "mean": 0.1307, "std": 0.3081}
+    for name in models.MODELS:
+        model = models.build_model(name)
+        rebuilt = models.build_model(name, **model.model_args)
+        assert rebuilt.model_args == model.model_args
+
+
+def test_a_subclass_records_its_own_arguments():
+    class Wider(models.MNISTNet):
+        def __init__(self, extra: int = 3, mean: float = 0.5) -> None:
+            super().__init__(mean=mean)
+            self.extra = extra
+
+    assert Wider(extra=4).model_args == {"extra": 4, "mean": 0.5}
+
+
+def test_the_model_table_is_consistent():
+    labels = [spec.menu_label for spec in models.MODELS.values() if spec.shipped_file]
+    assert None not in labels and len(set(labels)) == len(labels)  # every shipped model has its own label
+    for name, spec in models.MODELS.items():
+        assert spec.name == name and issubclass(spec.cls, models.ModelBase)
+        assert spec.recipes()[name] is spec.recipe
+
+
+def test_an_unlisted_model_says_where_to_add_it():
+    with pytest.raises(ValueError, match="add a ModelSpec"):
+        models.model_name(torch.nn.Linear(2, 2))

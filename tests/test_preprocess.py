@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, ImageFile
 
 from mnistlib import preprocess
-from mnistlib.preprocess import BlankImageError, InvalidImageError, to_mnist
+from mnistlib.preprocess import BlankImageError, InvalidImageError, to_mnist, to_uint8, to_unit_float
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -148,7 +148,7 @@ def test_mnist_digits_come_through_almost_unchanged(mnist_test):
     assert np.abs(out - ref).mean() < 0.004
     assert np.median(np.abs(out - ref).max(axis=(1, 2))) <= 0.01
     rows = np.arange(28)
-    com = lambda a: ((a.sum(2) @ rows) / a.sum((1, 2)), (a.sum(1) @ rows) / a.sum((1, 2)))  # noqa: E731
+    com = lambda a: ((a.sum(2) @ rows) / a.sum((1, 2)), (a.sum(1) @ rows) / a.sum((1, 2)))
     (y0, x0), (y1, x1) = com(ref), com(out)
     assert np.mean((np.abs(y1 - y0) <= 0.5) & (np.abs(x1 - x0) <= 0.5)) > 0.99
 
@@ -323,7 +323,7 @@ def test_a_large_photo_is_reduced_first(digit_cover):
     out, steps = to_mnist(buf.getvalue(), return_steps=True)
     assert max(steps["grey"].shape) <= preprocess.WORK_SIDE
     assert np.abs(out - to_mnist(digit_cover)).mean() < 0.02
-    out_array, steps = to_mnist(np.asarray(big), return_steps=True)
+    _, steps = to_mnist(np.asarray(big), return_steps=True)
     assert max(steps["grey"].shape) <= preprocess.WORK_SIDE
 
 
@@ -477,3 +477,20 @@ def test_normalisation_constants_match_the_training_pixels(mnist_train):
     assert abs(x.mean().item() - preprocess.MNIST_MEAN) < 1e-4
     assert abs(x.std().item() - preprocess.MNIST_STD) < 1e-4
 
+
+
+# ---- dtype conversion -------------------------------------------------------------------------------
+
+
+def test_uint8_and_unit_float_convert_both_ways():
+    pixels = np.array([[0, 128, 255]], dtype=np.uint8)
+    unit = to_unit_float(pixels)
+    assert unit.dtype == np.float32 and np.allclose(unit, [[0, 128 / 255, 1]])
+    assert np.array_equal(to_uint8(unit), pixels)
+    assert to_uint8(pixels) is pixels  # uint8 stays as it is
+    assert np.array_equal(to_uint8(np.array([-0.5, 1.5])), [0, 255])  # floats are clipped to [0, 1]
+    tensor = to_unit_float(torch.from_numpy(pixels))
+    assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float32
+    assert torch.allclose(tensor, torch.from_numpy(unit))
+    floats = torch.tensor([0.25])
+    assert torch.equal(to_unit_float(floats), floats)  # float input is already in [0, 1]

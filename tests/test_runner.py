@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from mnistlib import runner
+from tools import runner
 
 
 def _notebook(path, *sources):

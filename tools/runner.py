@@ -1,7 +1,7 @@
 """Execute the numbered notebooks in order, headlessly, writing executed copies to build/.
 
-    python -m mnistlib.runner              # full mode: the real lessons
-    MNISTLIB_SMOKE=1 python -m mnistlib.runner   # smoke mode: fast, as CI runs them
+python -m tools.runner              # full mode: the real lessons
+MNISTLIB_SMOKE=1 python -m tools.runner   # smoke mode: fast, as CI runs them
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 1800) -> float:
     """Execute one notebook in a fresh kernel, save the executed copy, return the seconds it took."""
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    client = NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
     try:
         client.execute()
     finally:
@@ -38,7 +40,9 @@ def run_notebook(path: Path, out_dir: Path, timeout: int = 1800) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every numbered notebook; return 0 if all succeeded."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build", help="where executed copies go")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook")
     args = parser.parse_args(argv)
@@ -55,8 +59,10 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(path.name)
             print(f"[{i}/{len(paths)}] {path.name}: FAILED", flush=True)
             print(str(exc)[-3000:], file=sys.stderr)
-    print(f"{len(paths) - len(failed)} of {len(paths)} notebooks ran in {time.perf_counter() - total:.0f} s; "
-          f"executed copies in {args.out}")
+    print(
+        f"{len(paths) - len(failed)} of {len(paths)} notebooks ran in {time.perf_counter() - total:.0f} s; "
+        f"executed copies in {args.out}"
+    )
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0

@@ -6,8 +6,8 @@ picture or a transparent RGBA canvas snapshot. ``measure`` compares ``mnistlib.p
 the original app's preprocessing (grey, resize the whole picture to 28x28, nothing else) on
 the same images, and times one canvas snapshot to probabilities.
 
-    python -m mnistlib.canvas_testset            # all 10,000 test digits, seed 0
-    python -m mnistlib.canvas_testset -n 2000 --seed 1
+    python -m tools.canvas_testset            # all 10,000 test digits, seed 0
+    python -m tools.canvas_testset -n 2000 --seed 1
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from mnistlib.checkpoints import load_model
 from mnistlib.data import load_mnist
 from mnistlib.evaluate import predict_proba
 from mnistlib.predict import predict
+from mnistlib.preprocess import to_unit_float
+from tools.timing import time_calls
 
 STROKES = ("thin", "normal", "thick")
 POLARITIES = ("light-on-dark", "dark-on-light")
@@ -104,7 +106,7 @@ def canvas_testset(n: int = 10_000, seed: int = 0) -> Iterator[tuple[np.ndarray,
 def naive_preprocess(image: np.ndarray) -> np.ndarray:
     """The original app's preprocessing: grey and resized to (28, 28) float32, nothing else."""
     img = Image.fromarray(image).convert("L")  # PIL drops the alpha channel here
-    return np.asarray(img.resize((28, 28), Image.Resampling.BILINEAR), dtype=np.float32) / 255
+    return to_unit_float(np.asarray(img.resize((28, 28), Image.Resampling.BILINEAR)))
 
 
 def canvas_snapshot(seed: int = 0) -> np.ndarray:
@@ -117,14 +119,8 @@ def canvas_snapshot(seed: int = 0) -> np.ndarray:
 def snapshot_latency_ms(model: nn.Module, repeats: int = 200) -> float:
     """Return the median time in ms from one 280x280 RGBA canvas snapshot to probabilities."""
     snapshot = canvas_snapshot()
-    for _ in range(10):  # warm up torch's kernels and the allocator
-        predict(model, snapshot)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(model, snapshot)
-        times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times))
+    # The warm-up runs let torch's kernels and the allocator settle.
+    return 1000 * time_calls(lambda: predict(model, snapshot), repeats, warmup=10).median
 
 
 def measure(model: nn.Module | None = None, n: int = 10_000, seed: int = 0, repeats: int = 200) -> dict:

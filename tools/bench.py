@@ -1,7 +1,9 @@
 """Benchmark: training speed and accuracy against the original pipeline, latency, real-world input.
 
-    python -m mnistlib.bench              # everything (about 8 minutes on 2 CPU cores)
-    python -m mnistlib.bench --quick      # one seed, no `best` recipe
+    python -m tools.bench              # everything (about 8 minutes on 2 CPU cores)
+    python -m tools.bench --quick      # one seed, no `best` recipe
+    python -m tools.bench --pad        # only the drawing pad: one reading, rendered
+    python -m tools.bench_look_inside  # notebook 05's computations and plots
 
 Every figure is measured in this one process on this one machine, baseline included, so the
 ratios mean something even on a noisy machine. Prints a report; returns nothing to assert on.
@@ -18,14 +20,15 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from mnistlib import canvas_testset
-from mnistlib.checkpoints import load_shipped
+from mnistlib.checkpoints import SHIPPED_MODELS, load_shipped
 from mnistlib.data import DATA_DIR, ensure_mnist, load_mnist
 from mnistlib.evaluate import accuracy, predict_proba
 from mnistlib.models import ImprovedMNISTNet, build_model
 from mnistlib.preprocess import MNIST_MEAN, MNIST_STD
 from mnistlib.runtime import bf16_supported, seed_everything
 from mnistlib.train import RECIPES, fit
+from tools import canvas_testset
+from tools.timing import time_calls
 
 THRESHOLDS = (0.990, 0.993, 0.995)
 
@@ -37,7 +40,12 @@ def train_recipe(name: str, seed: int, train_data, test_data, **changes) -> dict
     seed_everything(seed)
     model = build_model(arch)
     history = fit(model, train_data, test_data, recipe, seed=seed, device="cpu", progress=False)
-    return {"model": model, "history": history, "acc": history["test_acc"][-1], "seconds": history["time"][-1]}
+    return {
+        "model": model,
+        "history": history,
+        "acc": history["test_acc"][-1],
+        "seconds": history["time"][-1],
+    }
 
 
 def time_to(history: dict, threshold: float) -> float:
@@ -54,7 +62,9 @@ def baseline_pipeline(num_epochs: int, seed: int) -> dict:
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     train_set = datasets.MNIST(str(DATA_DIR), train=True, transform=tf)
     test_set = datasets.MNIST(str(DATA_DIR), train=False, transform=tf)
-    train_loader = DataLoader(train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed))
+    train_loader = DataLoader(
+        train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed)
+    )
     test_loader = DataLoader(test_set, batch_size=1000)
     model = ImprovedMNISTNet(mean=0.0, std=1.0)  # the transform already normalised
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -76,27 +86,28 @@ def baseline_pipeline(num_epochs: int, seed: int) -> dict:
 def latency_ms(model: torch.nn.Module, repeats: int = 2000) -> float:
     """Return the median time of one batch-1 model call, in milliseconds."""
     x = torch.rand(1, 1, 28, 28)
-    times = []
     with torch.inference_mode():
-        for _ in range(50):
-            model(x)
-        for _ in range(repeats):
-            start = time.perf_counter()
-            model(x)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1000
+        return 1000 * time_calls(lambda: model(x), repeats, warmup=50).median
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="one seed and no `best` recipe")
     parser.add_argument("--baseline-epochs", type=int, default=3)
+    parser.add_argument("--pad", action="store_true", help="only time the drawing pad's readings")
     args = parser.parse_args(argv)
+    if args.pad:
+        pad_benchmark()
+        return
     seeds = [0] if args.quick else [0, 1, 2]
     ensure_mnist()
     train_data, test_data = load_mnist("train"), load_mnist("test")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 native: {bf16_supported('cpu')}")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 native: {bf16_supported('cpu')}"
+    )
 
     print("\n== default CNN (recipe 'cnn'), training seconds to reach a test accuracy")
     cnn_runs = [train_recipe("cnn", s, train_data, test_data) for s in seeds]
@@ -104,13 +115,17 @@ def main(argv: list[str] | None = None) -> None:
         reached = ", ".join(f"{t:.1%}: {time_to(run['history'], t):.1f} s" for t in THRESHOLDS)
         print(f"  seed {s}: final {run['acc']:.2%} in {run['seconds']:.1f} s ({reached})")
     for t in THRESHOLDS:
-        print(f"  median time to {t:.1%}: {statistics.median(time_to(r['history'], t) for r in cnn_runs):.1f} s")
+        print(
+            f"  median time to {t:.1%}: {statistics.median(time_to(r['history'], t) for r in cnn_runs):.1f} s"
+        )
     if bf16_supported("cpu"):
         # Many laptops have no native bf16: show what the same recipe costs in plain fp32.
         fp32 = train_recipe("cnn", seeds[0], train_data, test_data, bf16="off")
-        print(f"  seed {seeds[0]} in fp32 (a CPU without bf16): final {fp32['acc']:.2%} in {fp32['seconds']:.1f} s "
-              f"(99.5%: {time_to(fp32['history'], 0.995):.1f} s), {fp32['seconds'] / cnn_runs[0]['seconds']:.1f}x "
-              f"the bf16 time")
+        print(
+            f"  seed {seeds[0]} in fp32 (a CPU without bf16): final {fp32['acc']:.2%} in {fp32['seconds']:.1f} s "
+            f"(99.5%: {time_to(fp32['history'], 0.995):.1f} s), {fp32['seconds'] / cnn_runs[0]['seconds']:.1f}x "
+            f"the bf16 time"
+        )
 
     print("\n== improved MLP (recipe 'mlp_improved')")
     mlp_runs = [train_recipe("mlp_improved", s, train_data, test_data) for s in seeds]
@@ -123,12 +138,16 @@ def main(argv: list[str] | None = None) -> None:
     mlp_epoch = statistics.median(r["seconds"] / len(r["history"]["epoch"]) for r in mlp_runs)
     mlp_sec = statistics.median(r["seconds"] for r in mlp_runs)
     print(f"  baseline: {base['acc']:.2%} in {base['seconds']:.1f} s ({base_epoch:.1f} s per epoch)")
-    print(f"  improved MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
-          f"{base['seconds'] / mlp_sec:.1f}x less time in all, accuracy {statistics.median(r['acc'] for r in mlp_runs):.2%}"
-          f" vs {base['acc']:.2%}")
+    print(
+        f"  improved MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
+        f"{base['seconds'] / mlp_sec:.1f}x less time in all, accuracy {statistics.median(r['acc'] for r in mlp_runs):.2%}"
+        f" vs {base['acc']:.2%}"
+    )
     cnn_sec = statistics.median(r["seconds"] for r in cnn_runs)
-    print(f"  default CNN vs baseline: {statistics.median(r['acc'] for r in cnn_runs):.2%} in {cnn_sec:.1f} s "
-          f"vs {base['acc']:.2%} in {base['seconds']:.1f} s")
+    print(
+        f"  default CNN vs baseline: {statistics.median(r['acc'] for r in cnn_runs):.2%} in {cnn_sec:.1f} s "
+        f"vs {base['acc']:.2%} in {base['seconds']:.1f} s"
+    )
 
     if not args.quick:
         print("\n== recipe 'best': three augmented CNNs (seeds 0, 1, 2), their probabilities averaged")
@@ -137,18 +156,22 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
         probs = torch.stack([predict_proba(run["model"], test_data[0]) for run in best]).mean(0)
         ensemble_acc = (probs.argmax(1) == test_data[1]).float().mean().item()
-        print(f"  ensemble of 3: {ensemble_acc:.2%}, {sum(r['seconds'] for r in best):.0f} s of training in all")
+        print(
+            f"  ensemble of 3: {ensemble_acc:.2%}, {sum(r['seconds'] for r in best):.0f} s of training in all"
+        )
 
     print("\n== batch-1 inference latency (one model call, median)")
-    for name in ("cnn", "mlp_improved"):
+    for name in SHIPPED_MODELS:
         print(f"  shipped {name}: {latency_ms(load_shipped(name)):.3f} ms")
 
     print("\n== real-world input: canvas-like digits redrawn from the MNIST test split")
     model = load_shipped("cnn")
     print(f"  shipped CNN on the MNIST test set itself: {accuracy(model, *test_data):.2%}")
     result = canvas_testset.measure(model)
-    print(f"  {result['n']} digits (seed {result['seed']}): mnistlib.predict {result['ours']:.2%}, "
-          f"naive resize to 28x28 (the original app) {result['naive']:.2%}")
+    print(
+        f"  {result['n']} digits (seed {result['seed']}): mnistlib.predict {result['ours']:.2%}, "
+        f"naive resize to 28x28 (the original app) {result['naive']:.2%}"
+    )
     print("  by style: " + ", ".join(f"{k} {v:.2%}" for k, v in result["by_style"].items()))
     print(f"  one 280x280 RGBA canvas snapshot to probabilities: {result['latency_ms']:.2f} ms median")
 
@@ -164,13 +187,12 @@ def pad_benchmark(repeats: int = 50) -> None:
     pad.strokes.add_stroke([(75, 55), (205, 55), (160, 140), (120, 235)])  # a 7
     for label in pad.model_menu.options:
         pad.model = pad.models.load(label)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            pad.update()  # rasterise, preprocess, predict, render the reading, the bars and the 28x28 view
-            times.append(time.perf_counter() - start)
-        print(f"  read a drawing and show it with {label}: median {1000 * statistics.median(times):.1f} ms, "
-              f"slowest {1000 * max(times):.1f} ms")
+        # One update: rasterise, preprocess, predict, render the reading, the bars and the 28x28 view.
+        timing = time_calls(pad.update, repeats)
+        print(
+            f"  read a drawing and show it with {label}: median {1000 * timing.median:.1f} ms, "
+            f"slowest {1000 * timing.slowest:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Train the models shipped in models/ on the full training set and write their model card data.
 
-    python -m mnistlib.ship            # both shipped models (about a minute on 2 CPU cores)
-    python -m mnistlib.ship cnn        # only the default CNN
+python -m tools.ship            # both shipped models (about a minute on 2 CPU cores)
+python -m tools.ship cnn        # only the default CNN
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ CARD_HEAD = """# Shipped models
 
 Trained by this project's own code on the full MNIST training set (60,000 digits) and evaluated
 on the full test set (10,000 digits). `mnistlib.load_model()` loads the CNN; notebook 04 offers both.
-This page is written by `python -m mnistlib.ship` from the checkpoints' own metadata.
+This page is written by `python -m tools.ship` from the checkpoints' own metadata.
 
 | file | model | parameters | test accuracy | training time | seed |
 | --- | --- | --- | --- | --- | --- |
@@ -76,7 +76,7 @@ def write_model_card() -> Path:
             f"### `{path.name}`\n\n- recipe `{meta['recipe_name']}`: {recipe}\n"
             f"- trained {meta['date']} on {meta['machine']}, torch {meta['torch']}\n"
             f"- SHA-256 of the training data (images and labels): `{meta['train_data_sha256']}`\n"
-            f"- reproduce: `python -m mnistlib.ship {arch}` (same machine and torch: same weights)\n"
+            f"- reproduce: `python -m tools.ship {arch}` (same machine and torch: same weights)\n"
         )
     card = CARD_HEAD + "\n".join(rows) + "\n\n" + "\n".join(details) + CARD_TAIL
     path = MODELS_DIR / "README.md"
@@ -98,9 +98,11 @@ loads with `torch.load(..., weights_only=True)`. Speed figures: `make bench`.
 
 def main(argv: list[str] | None = None) -> None:
     """Train and save the shipped models named on the command line (default: all)."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="*", help="cnn and/or mlp_improved (default: both)")
-    names = parser.parse_args(argv).names or ["cnn", "mlp_improved"]
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("names", nargs="*", help=f"some of {', '.join(SHIPPED_MODELS)} (default: all)")
+    names = parser.parse_args(argv).names or list(SHIPPED_MODELS)
     for name in names:
         if name not in SHIPPED_MODELS:
             parser.error(f"unknown model {name!r}; choose from {sorted(SHIPPED_MODELS)}")

@@ -1,0 +1,24 @@
+"""How a model is trained, as data: a ``Recipe`` is stored in every checkpoint so a result can be reproduced.
+
+Its own small module so that ``mnistlib.models`` (which gives every model its recipe) and
+``mnistlib.train`` (which follows one) can both import it without importing each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained; stored in every checkpoint so a result can be reproduced."""
+
+    num_epochs: int = 3
+    batch_size: int = 128
+    lr: float = 3e-3  # peak learning rate of the OneCycle schedule
+    weight_decay: float = 5e-4
+    optimizer: str = "adamw"  # "adam" (the original MLP recipe) or "adamw"
+    onecycle: bool = True
+    label_smoothing: float = 0.0
+    augment: float = 0.0  # strength of random shift/rotation/scale; 0 = off, 1 = +-2 px, 10 deg, 10 %
+    bf16: str = "auto"  # "auto" uses bf16 autocast only where the hardware does it natively
