@@ -19,9 +19,12 @@ mkdir -p /srv/mnist-data
 MNISTLIB_DATA_DIR=/srv/mnist-data "$USER_PY" -m mnistlib.data
 chmod -R a+rX,go-w /srv/mnist-data "$SHARED"
 
-# 3. One folder for the class's collected drawings: every student writes, nobody deletes others' files.
+# 3. One folder for the class's collected drawings (one SQLite store, mnistlib.ClassSet): every student
+#    writes to it. The students' group owns it and passes itself on (setgid); the snippet's umask keeps
+#    the store's files group-writable whoever made them.
 mkdir -p /srv/mnist-class
-chmod 1777 /srv/mnist-class
+chgrp jupyterhub-users /srv/mnist-class
+chmod 2770 /srv/mnist-class
 
 # 4. Where students land, the shared folders, the wrapper: the same snippet tests/test_hub.py runs.
 cp "$SHARED/deploy/jupyterhub_config.d/mnist.py" /opt/tljh/config/jupyterhub_config.d/mnist.py

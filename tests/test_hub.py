@@ -29,8 +29,9 @@ from browser_support import (
     screenshot_on_failure,
     wait_for_read_digit,
 )
-from hub_support import DEPLOY, PASSWORD, SNIPPET, processes_of_run, pss_bytes, running_hub
+from hub_support import DEPLOY, PASSWORD, SNIPPET, cpu_seconds, processes_of_run, pss_bytes, running_hub
 from playwright.sync_api import sync_playwright
+from traitlets.config.loader import PyFileConfigLoader
 
 # MNIST_HUB_STUDENTS=1 measures one student alone (the figure deploy/README.md sizes a server with).
 STUDENTS = int(os.environ.get("MNIST_HUB_STUDENTS", "3"))
@@ -89,16 +90,21 @@ def test_students_log_in_at_once_and_each_draws_a_digit_that_is_read(tmp_path):
                     screenshot(page, f"hub-{name}-reads-{digit}")
             # Every page still open, every kernel alive: what one student costs in a class.
             memory = {name: pss_bytes(processes_of_run(hub.run_id, name)) for name in names}
+            cpu = {name: cpu_seconds(processes_of_run(hub.run_id, name)) for name in names}
         finally:
             browser.close()
     ARTIFACTS.mkdir(exist_ok=True)
     figures = {
         "students": STUDENTS,
         "pss_mb": {n: round(b / 1e6) for n, b in memory.items()},
+        "cpu_s": {n: round(t, 1) for n, t in cpu.items()},
         "seconds": round(time.monotonic() - started),
     }
     (ARTIFACTS / f"hub-memory-{STUDENTS}.json").write_text(json.dumps(figures, indent=1))
-    print(f"\nPSS per student (server + app kernel), {STUDENTS} at once: {figures['pss_mb']} MB")
+    print(
+        f"\nper student (server + app kernel), {STUDENTS} at once: PSS {figures['pss_mb']} MB, "
+        f"CPU from login to a read digit {figures['cpu_s']} s"
+    )
     limit = memory_limit_bytes()
     for name, used in memory.items():
         assert 100e6 < used < limit, (
@@ -150,21 +156,43 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def hub_snippet(**env: str):
+    """Return the config that deploy/jupyterhub_config.d/mnist.py builds with ``env`` set, loaded as JupyterHub does."""
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        return PyFileConfigLoader(SNIPPET.name, str(SNIPPET.parent)).load_config()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def test_deploy_configurations_agree():
-    """TLJH's script, the z2jh values and the hub snippet land students on the same pages, with one limit."""
+    """TLJH's script, the z2jh values and the hub snippet: same landing, environment, limits and culling."""
     values = yaml.safe_load((DEPLOY / "values.yaml").read_text())
     tljh = (DEPLOY / "tljh-setup.sh").read_text()
-    snippet = SNIPPET.read_text()
-    assert values["singleuser"]["defaultUrl"] == "/voila/render/app/app.ipynb"
-    assert '"app": "/voila/render/app/app.ipynb"' in snippet
-    assert '"lessons": "/lab/tree/notebooks/00_start_here.ipynb"' in snippet
-    limit = values["singleuser"]["memory"]["limit"]
-    assert f"tljh-config set limits.memory {limit}" in tljh
-    timeout = values["cull"]["timeout"]
-    assert f"tljh-config set services.cull.timeout {timeout}" in tljh
-    assert f'"MNIST_HUB_CULL_TIMEOUT", "{timeout}"' in snippet
-    env = values["singleuser"]["extraEnv"]
-    assert {"MNISTLIB_DATA_DIR", "MNIST_SOURCE", "MNISTLIB_CLASS_DIR", "OMP_WAIT_POLICY"} <= set(env)
-    mounts = {m["mountPath"]: m for m in values["singleuser"]["storage"]["extraVolumeMounts"]}
-    assert mounts[env["MNISTLIB_DATA_DIR"]].get("readOnly") is True
-    assert mounts[env["MNISTLIB_CLASS_DIR"]].get("readOnly", False) is False
+    hub = hub_snippet(MNIST_HUB_LANDING="app")
+    single = values["singleuser"]
+    assert single["defaultUrl"] == hub.Spawner.default_url == "/voila/render/app/app.ipynb"
+    assert (
+        hub_snippet(MNIST_HUB_LANDING="lessons").Spawner.default_url
+        == "/lab/tree/notebooks/00_start_here.ipynb"
+    )
+    assert single["cmd"] == hub.Spawner.cmd == ["/srv/mnist/deploy/mnist-singleuser"]
+    assert values["hub"]["config"]["KubeSpawner"]["args"] == hub.Spawner.args
+    assert values["hub"]["config"]["KubeSpawner"]["notebook_dir"] == hub.Spawner.notebook_dir == "/srv/mnist"
+    hub_env, k8s_env = hub.Spawner.environment.get_value({}), dict(single["extraEnv"])
+    # On Kubernetes each student's pod writes its own store in the shared folder (WAL needs one machine).
+    assert k8s_env.pop("MNISTLIB_CLASS_DIR") == hub_env.pop("MNISTLIB_CLASS_DIR") + "/{username}"
+    assert k8s_env == hub_env
+    # One limit, one culling timeout everywhere.
+    assert f"tljh-config set limits.memory {single['memory']['limit']}" in tljh
+    assert f"tljh-config set services.cull.timeout {values['cull']['timeout']}" in tljh
+    culler = next(s for s in hub.JupyterHub.services.get_value([]) if s["name"] == "cull-idle")
+    assert f"--timeout={values['cull']['timeout']}" in culler["command"]
+    # MNIST and the models: one read-only copy; the class's drawings: one shared writable folder.
+    mounts = {m["mountPath"]: m for m in single["storage"]["extraVolumeMounts"]}
+    assert mounts[single["extraEnv"]["MNISTLIB_DATA_DIR"]].get("readOnly") is True
+    assert mounts["/srv/mnist-class"].get("readOnly", False) is False
+    with pytest.raises(ValueError, match="MNIST_HUB_LANDING"):
+        hub_snippet(MNIST_HUB_LANDING="lab")

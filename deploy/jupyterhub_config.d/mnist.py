@@ -47,6 +47,11 @@ c.Spawner.environment.update(
     }
 )
 
+# On TLJH every student is their own Unix user: the class's store (one SQLite file and its -wal/-shm
+# files, made by whoever opens it first) must stay writable for the others. tljh-setup.sh gives the
+# folder the students' group (setgid); this umask makes what they create there group-writable.
+c.SystemdSpawner.unit_extra_properties = {"UMask": "0002"}
+
 # Voila runs inside each student's server (a Jupyter server extension). It reads the app's own settings
 # (page template, theme, one thread per kernel) from app/config/voila.py, the file `make app` reads.
 # The kernel settings there apply to a standalone Voila only: the same values are given here, so the
