@@ -41,7 +41,10 @@ data: setup
 run: data
 	$(PY) -m tools.runner
 
+# Lint and format check of the whole tree first (seconds), then every test; `ruff format .` fixes the format.
 test: data setup-dev hub-proxy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	MNISTLIB_SMOKE=1 $(PY) -m pytest
 
 lab: setup

@@ -146,7 +146,9 @@ def load_shipped(name: str = "cnn", device: torch.device | str = "cpu") -> nn.Mo
 
 def model_choices(models_dir: Path = MODELS_DIR) -> dict[str, Path]:
     """Return the models the pad offers, label -> checkpoint: the shipped CNN and MLP, then students' ones."""
-    choices = {MODELS[name].menu_label or name: path for name, path in SHIPPED_MODELS.items() if path.is_file()}
+    choices = {
+        MODELS[name].menu_label or name: path for name, path in SHIPPED_MODELS.items() if path.is_file()
+    }
     for path in sorted(Path(models_dir).glob("student_*.pt")):
         choices[f"Yours: {path.stem.removeprefix('student_')}"] = path
     return choices

@@ -26,7 +26,9 @@ def predict_proba(
     return torch.cat(out) if out else torch.empty(0, 10)
 
 
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device | str | None = None) -> float:
+def accuracy(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device | str | None = None
+) -> float:
     """Return the fraction of images whose most probable class is the label."""
     return (predict_proba(model, X, device=device).argmax(1) == y.cpu()).float().mean().item()
 

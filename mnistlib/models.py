@@ -177,8 +177,12 @@ class ModelSpec:
         return {self.name: self.recipe, **self.more_recipes}
 
 
-_CNN_RECIPE = Recipe(num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1, augment=0.5)
-_ORIGINAL_MLP_RECIPE = Recipe(num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False)
+_CNN_RECIPE = Recipe(
+    num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1, augment=0.5
+)
+_ORIGINAL_MLP_RECIPE = Recipe(
+    num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False
+)
 
 # name -> spec. The shipped models come first: the first one is the default (mnistlib.load_model())
 # and heads the pad's menu, in this order.
@@ -192,7 +196,16 @@ MODELS: dict[str, ModelSpec] = {
             shipped_file="mnist_cnn.pt",
             menu_label="CNN (shipped)",
             # "best" trades minutes for the last tenths; tools/bench.py trains it three times and averages.
-            more_recipes={"best": Recipe(num_epochs=10, batch_size=256, lr=6e-3, weight_decay=5e-4, augment=1.0, label_smoothing=0.1)},
+            more_recipes={
+                "best": Recipe(
+                    num_epochs=10,
+                    batch_size=256,
+                    lr=6e-3,
+                    weight_decay=5e-4,
+                    augment=1.0,
+                    label_smoothing=0.1,
+                )
+            },
         ),
         ModelSpec(
             "mlp_improved",

@@ -1,9 +1,9 @@
 """The public prediction API: any picture of a digit in, the model's reading of it out.
 
-    import mnistlib
-    model = mnistlib.load_model()
-    pred = mnistlib.predict(model, "my_digit.png")
-    pred.digit, pred.probabilities, pred.model_input
+import mnistlib
+model = mnistlib.load_model()
+pred = mnistlib.predict(model, "my_digit.png")
+pred.digit, pred.probabilities, pred.model_input
 """
 
 from __future__ import annotations

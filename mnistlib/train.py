@@ -22,7 +22,9 @@ from mnistlib.runtime import SMOKE_TEST, bf16_supported, pick_device
 # Named recipes, recipe name -> (model name, Recipe): every model's own recipe under the model's name,
 # plus any further ones its entry in mnistlib.models.MODELS names ("best" for the CNN).
 RECIPES: dict[str, tuple[str, Recipe]] = {
-    recipe_name: (spec.name, recipe) for spec in MODELS.values() for recipe_name, recipe in spec.recipes().items()
+    recipe_name: (spec.name, recipe)
+    for spec in MODELS.values()
+    for recipe_name, recipe in spec.recipes().items()
 }
 
 
@@ -80,7 +82,10 @@ def fit(
     decay, no_decay = [], []
     for p in model.parameters():  # no weight decay on biases and BatchNorm scales
         (decay if p.dim() > 1 else no_decay).append(p)
-    groups = [{"params": decay, "weight_decay": recipe.weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+    groups = [
+        {"params": decay, "weight_decay": recipe.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
     opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
     optimizer = opt_cls(groups, lr=recipe.lr)
     steps_per_epoch = math.ceil(len(X) / recipe.batch_size)
@@ -97,14 +102,25 @@ def fit(
     )
     # One generator for shuffling and augmentation: the batch order does not depend on what ran before.
     generator = torch.Generator().manual_seed(seed)
-    history: dict[str, list[float]] = {"epoch": [], "train_loss": [], "train_acc": [], "test_acc": [], "time": []}
+    history: dict[str, list[float]] = {
+        "epoch": [],
+        "train_loss": [],
+        "train_acc": [],
+        "test_acc": [],
+        "time": [],
+    }
     train_seconds = 0.0  # training time only: evaluation is kept off the clock
     for epoch in range(1, recipe.num_epochs + 1):
         epoch_start = time.perf_counter()
         model.train()
         total_loss = total_correct = seen = 0
         order = torch.randperm(len(X), generator=generator).to(device)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{recipe.num_epochs}", disable=not progress, leave=False)
+        bar = tqdm(
+            range(steps_per_epoch),
+            desc=f"epoch {epoch}/{recipe.num_epochs}",
+            disable=not progress,
+            leave=False,
+        )
         for step in bar:
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             xb, yb = X[idx], y[idx]
@@ -129,7 +145,9 @@ def fit(
         history["train_loss"].append(total_loss / seen)
         history["train_acc"].append(total_correct / seen)
         history["time"].append(train_seconds)
-        history["test_acc"].append(accuracy(model, *test_data, device=device) if test_data is not None else float("nan"))
+        history["test_acc"].append(
+            accuracy(model, *test_data, device=device) if test_data is not None else float("nan")
+        )
         if progress:
             tqdm.write(
                 f"epoch {epoch}: loss {history['train_loss'][-1]:.4f}, train acc {history['train_acc'][-1]:.4f}, "

@@ -156,13 +156,17 @@ def plot_pixel_values(image: torch.Tensor | np.ndarray, label: int | None = None
     for (r, c), v in np.ndenumerate(x):
         if v:  # zeros are left blank: the paper
             text = f"{int(v)}" if vmax == 255 else f"{v:.2f}".lstrip("0")
-            ax.text(c, r, text, ha="center", va="center", fontsize=5.5, color="black" if v > vmax / 2 else "white")
+            ax.text(
+                c, r, text, ha="center", va="center", fontsize=5.5, color="black" if v > vmax / 2 else "white"
+            )
     ax.set_xticks(range(0, x.shape[1], 4))
     ax.set_yticks(range(0, x.shape[0], 4))
     ax.set_xlabel("column")
     ax.set_ylabel("row")
     what = f"a {label}" if label is not None else "one digit"
-    ax.set_title(f"{what} is a {x.shape[0]}x{x.shape[1]} grid of numbers (0 = black paper, {vmax} = full ink)")
+    ax.set_title(
+        f"{what} is a {x.shape[0]}x{x.shape[1]} grid of numbers (0 = black paper, {vmax} = full ink)"
+    )
     return fig
 
 
@@ -176,7 +180,9 @@ def plot_class_balance(splits: Mapping[str, torch.Tensor | np.ndarray], num_clas
     for j, (name, labels) in enumerate(splits.items()):
         counts = np.bincount(_as_numpy(labels).astype(int), minlength=num_classes)
         share = counts / counts.sum()
-        bars = ax.bar(digits + (j - (len(splits) - 1) / 2) * width, share, width, label=f"{name} ({counts.sum():,})")
+        bars = ax.bar(
+            digits + (j - (len(splits) - 1) / 2) * width, share, width, label=f"{name} ({counts.sum():,})"
+        )
         ax.bar_label(bars, labels=[f"{c:,}" for c in counts], fontsize=6.5, rotation=90, padding=2)
     ax.axhline(1 / num_classes, color="grey", lw=1, ls="--", label="perfectly balanced")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
@@ -190,7 +196,9 @@ def plot_class_balance(splits: Mapping[str, torch.Tensor | np.ndarray], num_clas
 
 
 @lesson_style
-def plot_mean_digits(images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, show_std: bool = True) -> Figure:
+def plot_mean_digits(
+    images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, show_std: bool = True
+) -> Figure:
     """Show the average image of each digit (and, below it, how much its pixels vary across writers)."""
     x, y = _as_images(images), _as_numpy(labels).astype(int)
     x = x / 255.0 if x.max() > 1 else x
@@ -209,8 +217,11 @@ def plot_mean_digits(images: torch.Tensor | np.ndarray, labels: torch.Tensor | n
     axes[0, 0].set_ylabel("mean", fontsize=9)
     if show_std:
         axes[1, 0].set_ylabel("spread\n(std)", fontsize=9)
-    fig.suptitle("The average digit of each class" + (" and where writers disagree" if show_std else ""),
-                 fontsize=11, fontweight="bold")
+    fig.suptitle(
+        "The average digit of each class" + (" and where writers disagree" if show_std else ""),
+        fontsize=11,
+        fontweight="bold",
+    )
     return fig
 
 
@@ -223,8 +234,13 @@ def plot_pixel_histogram(values: Mapping[str, torch.Tensor | np.ndarray], bins: 
         flat = _as_numpy(v).astype(np.float64).ravel()
         ax.hist(flat, bins=bins, color=TRAIN_COLOR, log=True)
         ax.axvline(flat.mean(), color=TEST_COLOR, lw=1.5, label=f"mean {flat.mean():.2f}")
-        ax.axvspan(flat.mean() - flat.std(), flat.mean() + flat.std(), color=TEST_COLOR, alpha=0.12,
-                   label=f"± std {flat.std():.2f}")
+        ax.axvspan(
+            flat.mean() - flat.std(),
+            flat.mean() + flat.std(),
+            color=TEST_COLOR,
+            alpha=0.12,
+            label=f"± std {flat.std():.2f}",
+        )
         ax.set_title(name)
         ax.set_xlabel("pixel value")
         ax.legend(fontsize=8, loc="upper center")
@@ -237,7 +253,9 @@ def plot_pixel_histogram(values: Mapping[str, torch.Tensor | np.ndarray], bins: 
 
 
 @lesson_style
-def plot_loss_curve(losses: Sequence[float] | torch.Tensor, smooth: int = 50, title: str = "Loss of every mini-batch") -> Figure:
+def plot_loss_curve(
+    losses: Sequence[float] | torch.Tensor, smooth: int = 50, title: str = "Loss of every mini-batch"
+) -> Figure:
     """Plot the loss of every mini-batch and its moving average: noisy steps, downward trend."""
     y = _as_numpy(losses).astype(float)
     fig = figure(6.5, 3)
@@ -256,7 +274,9 @@ def plot_loss_curve(losses: Sequence[float] | torch.Tensor, smooth: int = 50, ti
     return fig
 
 
-def _draw_history(axes, history: Mapping[str, Sequence[float]], color: str | None = None, name: str = "") -> None:
+def _draw_history(
+    axes, history: Mapping[str, Sequence[float]], color: str | None = None, name: str = ""
+) -> None:
     """Draw one history into a (loss, accuracy) pair of axes."""
     ax_loss, ax_acc = axes
     epochs = list(history["epoch"])
@@ -322,7 +342,9 @@ class LiveHistoryPlot:
         _finish_history_axes(axes, self.num_epochs)
         done = len(history["epoch"])
         total = f"/{self.num_epochs}" if self.num_epochs else ""
-        self.fig.suptitle(f"{self.title + ': ' if self.title else ''}epoch {done}{total}", fontsize=11, fontweight="bold")
+        self.fig.suptitle(
+            f"{self.title + ': ' if self.title else ''}epoch {done}{total}", fontsize=11, fontweight="bold"
+        )
         self._show()
 
     def _show(self) -> None:
@@ -353,7 +375,13 @@ def plot_per_class_accuracy(accuracies: Mapping[str, torch.Tensor | np.ndarray |
     for j, (name, acc) in enumerate(accuracies.items()):
         acc = _as_numpy(acc).astype(float)
         lowest = min(lowest, float(acc.min()))
-        ax.bar(np.arange(len(acc)) + (j - (len(accuracies) - 1) / 2) * width, acc, width, label=name, color=f"C{j}")
+        ax.bar(
+            np.arange(len(acc)) + (j - (len(accuracies) - 1) / 2) * width,
+            acc,
+            width,
+            label=name,
+            color=f"C{j}",
+        )
     # Zoom in: every digit is above 90 %, so a 0-100 % axis would hide the differences.
     ax.set_ylim(max(0.0, math.floor((lowest - 0.01) * 50) / 50), 1.0)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
@@ -375,14 +403,24 @@ def plot_confusion_matrix(cm: torch.Tensor | np.ndarray, title: str = "Confusion
     np.fill_diagonal(mistakes, 0)
     fig = figure(5.6, 5)
     ax = fig.subplots()
-    im = ax.imshow(np.ma.masked_where(np.eye(k, dtype=bool), mistakes), cmap="Reds", vmin=0, vmax=max(1, mistakes.max()))
+    im = ax.imshow(
+        np.ma.masked_where(np.eye(k, dtype=bool), mistakes), cmap="Reds", vmin=0, vmax=max(1, mistakes.max())
+    )
     ax.imshow(np.ma.masked_where(~np.eye(k, dtype=bool), np.ones_like(m)), cmap="Greens", vmin=0, vmax=2.5)
     for i in range(k):
         for j in range(k):
             if m[i, j]:
                 dark = i != j and mistakes[i, j] > 0.6 * mistakes.max()
-                ax.text(j, i, f"{m[i, j]}", ha="center", va="center", fontsize=7.5 if i == j else 8,
-                        color="white" if dark else "black", fontweight="bold" if i != j else "normal")
+                ax.text(
+                    j,
+                    i,
+                    f"{m[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=7.5 if i == j else 8,
+                    color="white" if dark else "black",
+                    fontweight="bold" if i != j else "normal",
+                )
     ax.set_xticks(range(k))
     ax.set_yticks(range(k))
     ax.set_xlabel("predicted digit")
@@ -393,7 +431,9 @@ def plot_confusion_matrix(cm: torch.Tensor | np.ndarray, title: str = "Confusion
 
 
 @lesson_style
-def plot_reliability(calibration: Mapping[str, torch.Tensor | np.ndarray], title: str = "Is the confidence honest?") -> Figure:
+def plot_reliability(
+    calibration: Mapping[str, torch.Tensor | np.ndarray], title: str = "Is the confidence honest?"
+) -> Figure:
     """Reliability diagram from ``evaluate.calibration``: accuracy against confidence per bin, with bin sizes."""
     conf = _as_numpy(calibration["confidence"]).astype(float)
     acc = _as_numpy(calibration["accuracy"]).astype(float)
@@ -405,8 +445,15 @@ def plot_reliability(calibration: Mapping[str, torch.Tensor | np.ndarray], title
     fig = figure(9, 3.4)
     ax, ax_count = fig.subplots(1, 2)
     ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfectly honest")
-    ax.bar(centers[used], acc[used], width=1 / num_bins, color=TRAIN_COLOR, edgecolor="white", alpha=0.85,
-           label="accuracy in the bin")
+    ax.bar(
+        centers[used],
+        acc[used],
+        width=1 / num_bins,
+        color=TRAIN_COLOR,
+        edgecolor="white",
+        alpha=0.85,
+        label="accuracy in the bin",
+    )
     # The gap between a bar's top and its dot is the miscalibration of that bin.
     ax.plot(centers[used], conf[used], "o", color=TEST_COLOR, ms=5, label="mean confidence in the bin")
     ax.set_xlim(0, 1)
@@ -473,6 +520,10 @@ def plot_filters(weights: torch.Tensor | np.ndarray, ncols: int = 8, title: str 
         im = ax.imshow(w[i] / max(float(np.abs(w[i]).max()), 1e-12), cmap=SIGNED_CMAP, vmin=-1, vmax=1)
     cbar = fig.colorbar(im, ax=axes.tolist(), shrink=0.8, ticks=[-1, 0, 1])
     cbar.ax.set_yticklabels(["−", "0", "+"])
-    fig.suptitle(title or f"{n} first-layer filters ({w.shape[1]}x{w.shape[2]}): red adds the pixel, blue subtracts it",
-                 fontsize=10, fontweight="bold")
+    fig.suptitle(
+        title
+        or f"{n} first-layer filters ({w.shape[1]}x{w.shape[2]}): red adds the pixel, blue subtracts it",
+        fontsize=10,
+        fontweight="bold",
+    )
     return fig

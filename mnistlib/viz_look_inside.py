@@ -55,8 +55,12 @@ def plot_feature_maps(
     width = 9.0
     height = width * sum(heights) + 0.45 * len(rows) + 0.3  # plus room for the titles
     fig = figure(width + (1.8 if image is not None else 0), height)
-    grid = fig.add_gridspec(len(rows), 2 if image is not None else 1, height_ratios=heights,
-                            width_ratios=[1.8, width] if image is not None else [1])
+    grid = fig.add_gridspec(
+        len(rows),
+        2 if image is not None else 1,
+        height_ratios=heights,
+        width_ratios=[1.8, width] if image is not None else [1],
+    )
     if image is not None:
         ax = fig.add_subplot(grid[:, 0])
         ax.imshow(as_batch(image)[0, 0].numpy(), cmap=DIGIT_CMAP, vmin=0, vmax=1)
@@ -69,8 +73,11 @@ def plot_feature_maps(
         ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=max(float(fmap.max()), 1e-6), interpolation="nearest")
         which = f"the {len(chosen)} most active of" if len(chosen) < len(fmap) else "all"
         size = f"{fmap.shape[1]}x{fmap.shape[2]}"
-        ax.set_title(f"conv layer {i + 1} ({name}): {which} {len(fmap)} maps, {size} pixels each",
-                     fontsize=9, loc="left")
+        ax.set_title(
+            f"conv layer {i + 1} ({name}): {which} {len(fmap)} maps, {size} pixels each",
+            fontsize=9,
+            loc="left",
+        )
         bare_axes(ax)
     return fig
 
@@ -136,8 +143,9 @@ def plot_mlp_weights(
         ax.contour(np.nan_to_num(outline), levels=[0.3], colors="k", linewidths=0.6)
     fig.colorbar(im, ax=ax, shrink=0.8, ticks=[-1, 0, 1]).ax.set_yticklabels(["-", "0", "+"])
     what = "the digit's outline on " if image is not None else ""
-    ax.set_title(f"{what}{len(units)} hidden units' weights: red ink excites a unit, blue ink inhibits it",
-                 fontsize=9)
+    ax.set_title(
+        f"{what}{len(units)} hidden units' weights: red ink excites a unit, blue ink inhibits it", fontsize=9
+    )
     bare_axes(ax)
     return fig
 
@@ -157,21 +165,47 @@ def plot_embedding(
     ax = fig.subplots()
     cmap = colormaps["tab10"]
     # rasterized: thousands of dots stay one fast image instead of thousands of vector paths
-    ax.scatter(points[:, 0], points[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=3, alpha=0.5,
-               rasterized=True)
+    ax.scatter(
+        points[:, 0], points[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=3, alpha=0.5, rasterized=True
+    )
     for digit in np.unique(labels):
         cx, cy = np.median(points[labels == digit], axis=0)
         color = cmap(int(digit))
-        ax.text(cx, cy, str(digit), fontsize=16, weight="bold", ha="center", va="center", color=color,
-                bbox={"boxstyle": "circle", "fc": "white", "ec": color, "alpha": 0.85})
+        ax.text(
+            cx,
+            cy,
+            str(digit),
+            fontsize=16,
+            weight="bold",
+            ha="center",
+            va="center",
+            color=color,
+            bbox={"boxstyle": "circle", "fc": "white", "ec": color, "alpha": 0.85},
+        )
     if neighbours is not None:
         nb = np.asarray(neighbours).reshape(-1, 2)
-        ax.scatter(nb[:, 0], nb[:, 1], s=40, facecolors="none", edgecolors="k", linewidths=1,
-                   label="nearest neighbours")
+        ax.scatter(
+            nb[:, 0],
+            nb[:, 1],
+            s=40,
+            facecolors="none",
+            edgecolors="k",
+            linewidths=1,
+            label="nearest neighbours",
+        )
     if you is not None:
         y = np.asarray(you).reshape(2)
-        ax.scatter([y[0]], [y[1]], marker="*", s=500, c="gold", edgecolors="k", linewidths=1.5, zorder=5,
-                   label=you_label)
+        ax.scatter(
+            [y[0]],
+            [y[1]],
+            marker="*",
+            s=500,
+            c="gold",
+            edgecolors="k",
+            linewidths=1.5,
+            zorder=5,
+            label=you_label,
+        )
         ax.legend(loc="best", fontsize=9)
     ax.set_xlabel("component 1")
     ax.set_ylabel("component 2")
@@ -215,11 +249,20 @@ def plot_variations(
     width = 0.8 / len(runs)
     height = 3.2 + 0.2 * len(runs)
     fig = figure(1.6 * len(titles) + 0.4, height, constrained=False)  # a fixed grid: placed by hand, fast
-    axes = fig.subplots(2, len(titles), squeeze=False, gridspec_kw={
-        "height_ratios": [1.3, 1], "wspace": 0.12, "hspace": 0.08,
-        "left": 0.3 / (1.6 * len(titles) + 0.4), "right": 0.99, "bottom": 0.3 / height,
-        "top": 1 - (0.2 + 0.17 * (1 + len(runs))) / height,  # room for the titles' lines
-    })
+    axes = fig.subplots(
+        2,
+        len(titles),
+        squeeze=False,
+        gridspec_kw={
+            "height_ratios": [1.3, 1],
+            "wspace": 0.12,
+            "hspace": 0.08,
+            "left": 0.3 / (1.6 * len(titles) + 0.4),
+            "right": 0.99,
+            "bottom": 0.3 / height,
+            "top": 1 - (0.2 + 0.17 * (1 + len(runs))) / height,  # room for the titles' lines
+        },
+    )
     for i, title in enumerate(titles):
         top, bottom = axes[0, i], axes[1, i]
         top.imshow(np.asarray(images[i]), cmap=DIGIT_CMAP, vmin=0, vmax=1)
@@ -227,8 +270,13 @@ def plot_variations(
         for j, (name, p) in enumerate(runs.items()):
             digit = int(p[i].argmax())
             verdicts.append(f"{name + ': ' if name else ''}{digit} ({p[i, digit]:.0%})")
-            bottom.bar(np.arange(10) + (j - (len(runs) - 1) / 2) * width, p[i], width=width,
-                       color=f"C{j}", label=name or None)
+            bottom.bar(
+                np.arange(10) + (j - (len(runs) - 1) / 2) * width,
+                p[i],
+                width=width,
+                color=f"C{j}",
+                label=name or None,
+            )
         top.set_title("\n".join([title, *verdicts]), fontsize=8.5)
         bare_axes(top)
         bottom.set_ylim(0, 1)

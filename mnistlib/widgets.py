@@ -8,7 +8,7 @@ page; ``DrawingPad`` adds what happens when the student draws, clicks or uploads
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +134,25 @@ class PadView(widgets.VBox):
         row.add_class("mnist-row")
         return row
 
+    def on_pointer(
+        self,
+        down: Callable[[float, float], None],
+        move: Callable[[float, float], None],
+        up: Callable[[], None],
+    ) -> None:
+        """Call ``down(x, y)``, ``move(x, y)`` and ``up()`` for the mouse and for the first finger alike."""
+        c = self.canvas
+        c.on_mouse_down(down)
+        c.on_mouse_move(move)
+        c.on_mouse_up(lambda x, y: up())
+        c.on_mouse_out(lambda x, y: up())  # a stroke that leaves the pad ends there
+        # Touch events carry a list of fingers; the first one draws. touch_end lists the fingers still
+        # down (usually none): the stroke already holds its last point.
+        c.on_touch_start(lambda touches: touches and down(*touches[0]))
+        c.on_touch_move(lambda touches: touches and move(*touches[0]))
+        c.on_touch_end(lambda touches: up())
+        c.on_touch_cancel(lambda touches: up())
+
     def paint(self, strokes: Strokes, background: np.ndarray | None = None) -> None:
         """Repaint the canvas: black, the (size, size) uint8 ``background`` if given, then the strokes."""
         c = self.canvas
@@ -219,18 +238,8 @@ class DrawingPad(PadView):
 
     def _connect(self) -> None:
         """Route the canvas's, the buttons' and the menus' events to the pad's handlers."""
-        c = self.canvas
-        c.on_client_ready(self._on_client_ready)
-        c.on_mouse_down(self._pointer_down)
-        c.on_mouse_move(self._pointer_move)
-        c.on_mouse_up(self._pointer_up)
-        c.on_mouse_out(self._pointer_up)  # a stroke that leaves the pad ends there
-        # Touch events carry a list of fingers; the first one draws. touch_end lists the fingers still
-        # down (usually none): the stroke already holds its last point.
-        c.on_touch_start(lambda touches: touches and self._pointer_down(*touches[0]))
-        c.on_touch_move(lambda touches: touches and self._pointer_move(*touches[0]))
-        c.on_touch_end(lambda touches: self._pointer_up())
-        c.on_touch_cancel(lambda touches: self._pointer_up())
+        self.canvas.on_client_ready(self._on_client_ready)
+        self.on_pointer(self._pointer_down, self._pointer_move, self._pointer_up)
         self.clear_button.on_click(lambda _: self.clear())
         self.undo_button.on_click(lambda _: self.undo())
         self.upload.observe(self._on_upload, "value")
@@ -331,7 +340,7 @@ class DrawingPad(PadView):
         if self.throttle.due():
             self.update()
 
-    def _pointer_up(self, *_: float) -> None:
+    def _pointer_up(self) -> None:
         if self.strokes.end():
             self.update()  # always read the finished stroke
 

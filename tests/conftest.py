@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from mnistlib import checkpoints, data
+from mnistlib.preprocess import to_unit_float
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +32,10 @@ def shipped_cnn() -> nn.Module:
 def shipped_mlp() -> nn.Module:
     """The shipped improved MLP (models/mnist_mlp_improved.pt) on the CPU, in eval mode. Do not train it in place."""
     return checkpoints.load_shipped("mlp_improved")
+
+
+@pytest.fixture(scope="session")
+def digits(mnist_test) -> list[torch.Tensor]:
+    """The first five real test digits as (28, 28) float in [0, 1]."""
+    X, _ = mnist_test
+    return [to_unit_float(X[i]) for i in range(5)]

@@ -15,7 +15,6 @@ def dense(stroke, step: float = 5.0) -> list[tuple[float, float]]:
     return points
 
 
-
 class FakeClock:
     """A clock that stands still until a test moves ``now``."""
 
@@ -24,5 +23,3 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
-
-

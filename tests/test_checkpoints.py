@@ -124,8 +124,14 @@ def test_unregistered_model_cannot_be_saved(tmp_path):
 
 
 def test_metadata_is_stored_as_plain_data(cnn, tmp_path):
-    path = checkpoints.save_checkpoint(cnn, tmp_path / "m.pt", torch=torch.__version__, acc=torch.tensor(0.5), shape=(1, 2))
-    assert checkpoints.load_checkpoint(path).checkpoint_metadata == {"torch": str(torch.__version__), "acc": 0.5, "shape": [1, 2]}
+    path = checkpoints.save_checkpoint(
+        cnn, tmp_path / "m.pt", torch=torch.__version__, acc=torch.tensor(0.5), shape=(1, 2)
+    )
+    assert checkpoints.load_checkpoint(path).checkpoint_metadata == {
+        "torch": str(torch.__version__),
+        "acc": 0.5,
+        "shape": [1, 2],
+    }
     with pytest.raises(TypeError, match="plain data"):
         checkpoints.save_checkpoint(cnn, tmp_path / "bad.pt", net=cnn)
 

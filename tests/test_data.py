@@ -80,7 +80,7 @@ def test_damaged_gzip_is_rejected_by_name(gz_copy, tmp_path):
     bad = tmp_path / "bad"
     shutil.copytree(gz_copy, bad)
     target = bad / "t10k-images-idx3-ubyte.gz"
-    target.write_bytes(target.read_bytes()[: 5000])
+    target.write_bytes(target.read_bytes()[:5000])
     with pytest.raises(data.CorruptFileError, match="t10k-images-idx3-ubyte.gz"):
         data.load_mnist("test", root=tmp_path / "root", source=bad)
 
@@ -132,7 +132,9 @@ def test_unknown_split_is_refused():
 def test_shuffled_batches_cover_every_sample_once():
     X = torch.arange(103).float().unsqueeze(1)
     y = torch.arange(103)
-    seen = torch.cat([yb for _, yb in data.batches(X, y, 10, shuffle=True, generator=torch.Generator().manual_seed(0))])
+    seen = torch.cat(
+        [yb for _, yb in data.batches(X, y, 10, shuffle=True, generator=torch.Generator().manual_seed(0))]
+    )
     assert sorted(seen.tolist()) == list(range(103))
     assert seen.tolist() != list(range(103))
 

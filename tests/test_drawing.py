@@ -149,7 +149,6 @@ def test_a_failing_prediction_still_releases_the_throttle():
     assert throttle.due()
 
 
-
 # ---- previews --------------------------------------------------------------------------------------
 
 

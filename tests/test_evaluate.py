@@ -146,7 +146,9 @@ def test_expected_calibration_error_by_hand():
     y = torch.tensor([1, 0, 3, 4])
     assert evaluate.expected_calibration_error(probs, y) == pytest.approx(0.45)
     # certain and always wrong: the worst possible
-    assert evaluate.expected_calibration_error(_confident([0, 0], 1.0), torch.tensor([1, 1])) == pytest.approx(1.0)
+    assert evaluate.expected_calibration_error(
+        _confident([0, 0], 1.0), torch.tensor([1, 1])
+    ) == pytest.approx(1.0)
     # honest: 80 % sure and right on 4 of 5
     honest = evaluate.expected_calibration_error(_confident([0] * 5, 0.8), torch.tensor([0, 0, 0, 0, 1]))
     assert honest == pytest.approx(0.0, abs=1e-6)

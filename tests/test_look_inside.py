@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from mnistlib import look_inside
-from mnistlib.preprocess import to_unit_float
 
 
 @pytest.fixture(scope="module")
@@ -24,13 +23,6 @@ def mlp(shipped_mlp) -> nn.Module:
 @pytest.fixture(scope="module")
 def test_data(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
     return mnist_test
-
-
-@pytest.fixture(scope="module")
-def digits(test_data) -> list[torch.Tensor]:
-    """The first five real test digits as (28, 28) float in [0, 1]."""
-    X, _ = test_data
-    return [to_unit_float(X[i]) for i in range(5)]
 
 
 def linear_model() -> nn.Module:
@@ -164,7 +156,9 @@ def test_occlusion_with_one_pixel_patches_equals_gradient_x_input_for_a_linear_m
     model = linear_model()
     x = torch.rand(28, 28)
     occlusion = look_inside.occlusion_saliency(model, x, target=5, patch=1, stride=1)
-    np.testing.assert_allclose(occlusion, look_inside.gradient_saliency(model, x, target=5), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        occlusion, look_inside.gradient_saliency(model, x, target=5), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_occlusion_of_ink_lowers_the_probability_and_blank_paper_changes_nothing(cnn, digits):

@@ -48,7 +48,13 @@ def test_registry_round_trip_and_unknown_name():
 
 def test_every_model_records_the_arguments_it_was_built_with():
     cnn = models.SmallCNN(channels=(8, 8, 8), hidden=32)
-    assert cnn.model_args == {"channels": (8, 8, 8), "hidden": 32, "dropout": 0.1, "mean": 0.1307, "std": 0.3081}
+    assert cnn.model_args == {
+        "channels": (8, 8, 8),
+        "hidden": 32,
+        "dropout": 0.1,
+        "mean": 0.1307,
+        "std": 0.3081,
+    }
     for name in models.MODELS:
         model = models.build_model(name)
         rebuilt = models.build_model(name, **model.model_args)

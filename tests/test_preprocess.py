@@ -361,16 +361,42 @@ def test_huge_arrays_and_pil_images_are_refused():
 @pytest.mark.parametrize(
     "bad",
     [
-        None, 42, 3.5, [[0, 255], [255, 0]], {"image": 1}, object(),
-        np.zeros((0, 0)), np.zeros((0, 28)), np.zeros((28, 0, 3)), np.zeros(()),
-        np.zeros(28), np.zeros((28, 28, 2)), np.zeros((28, 28, 5)), np.zeros((1, 28, 28)),
-        np.zeros((2, 28, 28, 3)), np.zeros((4, 4)), np.zeros((7, 100)),
-        np.zeros((28, 28), dtype=complex), np.zeros((28, 28), dtype=object),
-        np.full((28, 28), "a"), np.full((28, 28), np.nan), np.full((28, 28), np.inf), np.full((28, 28), -1),
-        np.full((28, 28), 300.0), np.full((28, 28), -0.5), np.full((28, 28), 70_000, dtype=np.int32),
-        torch.zeros(1, 28, 28), Image.new("L", (0, 0)), Image.new("L", (5, 50)),
-        b"", b"not an image", b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
-        "", "no_such_file.png", "bad\0name.png", "x" * 5000,
+        None,
+        42,
+        3.5,
+        [[0, 255], [255, 0]],
+        {"image": 1},
+        object(),
+        np.zeros((0, 0)),
+        np.zeros((0, 28)),
+        np.zeros((28, 0, 3)),
+        np.zeros(()),
+        np.zeros(28),
+        np.zeros((28, 28, 2)),
+        np.zeros((28, 28, 5)),
+        np.zeros((1, 28, 28)),
+        np.zeros((2, 28, 28, 3)),
+        np.zeros((4, 4)),
+        np.zeros((7, 100)),
+        np.zeros((28, 28), dtype=complex),
+        np.zeros((28, 28), dtype=object),
+        np.full((28, 28), "a"),
+        np.full((28, 28), np.nan),
+        np.full((28, 28), np.inf),
+        np.full((28, 28), -1),
+        np.full((28, 28), 300.0),
+        np.full((28, 28), -0.5),
+        np.full((28, 28), 70_000, dtype=np.int32),
+        torch.zeros(1, 28, 28),
+        Image.new("L", (0, 0)),
+        Image.new("L", (5, 50)),
+        b"",
+        b"not an image",
+        b"\x89PNG\r\n\x1a\n" + b"\0" * 40,
+        "",
+        "no_such_file.png",
+        "bad\0name.png",
+        "x" * 5000,
     ],
     ids=lambda b: type(b).__name__,
 )
@@ -444,8 +470,11 @@ def test_random_bytes_raise_invalid_image_error(data):
 @pytest.mark.parametrize(
     "blank",
     [
-        np.zeros((280, 280), np.uint8), np.full((280, 280), 255, np.uint8), np.full((50, 60), 0.5),
-        np.full((40, 40, 3), (200, 180, 90), np.uint8), np.zeros((280, 280, 4), np.uint8),
+        np.zeros((280, 280), np.uint8),
+        np.full((280, 280), 255, np.uint8),
+        np.full((50, 60), 0.5),
+        np.full((40, 40, 3), (200, 180, 90), np.uint8),
+        np.zeros((280, 280, 4), np.uint8),
         np.dstack([np.full((40, 40, 3), 255, np.uint8), np.full((40, 40), 255, np.uint8)]),
         0.5 + np.random.default_rng(0).normal(0, 0.01, (100, 100)),  # grey paper, sensor noise
     ],
@@ -476,7 +505,6 @@ def test_normalisation_constants_match_the_training_pixels(mnist_train):
     x = mnist_train[0].float() / 255
     assert abs(x.mean().item() - preprocess.MNIST_MEAN) < 1e-4
     assert abs(x.std().item() - preprocess.MNIST_STD) < 1e-4
-
 
 
 # ---- dtype conversion -------------------------------------------------------------------------------

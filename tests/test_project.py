@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-import tomllib
 from importlib.metadata import version
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 
 from mnistlib.paths import REPO_ROOT
@@ -38,35 +38,45 @@ def test_runtime_list_holds_no_development_tools():
 
 def test_environment_yml_installs_through_the_pinned_list():
     text = (REPO_ROOT / "environment.yml").read_text()
-    pip_lines = re.findall(r"^\s+-\s+(-r .+|-e .+)$", text, flags=re.M)
+    pip_lines = re.findall(r"^\s+-\s+(-r .+|-e .+)$", text, flags=re.MULTILINE)
     assert pip_lines == ["-r requirements.txt", "-e ."]
     # conda installs Python and pip only: any other package would be a second list that can drift
-    conda_deps = re.findall(r"^  - (\S+)$", text.split("dependencies:")[1], flags=re.M)
+    conda_deps = re.findall(r"^  - (\S+)$", text.split("dependencies:")[1], flags=re.MULTILINE)
     assert [d.split("=")[0] for d in conda_deps if not d.endswith(":")] == ["python", "pip"]
 
 
 def test_every_pyproject_dependency_is_pinned_within_its_bounds():
     project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
-    declared = list(project["dependencies"]) + [d for extra in project["optional-dependencies"].values() for d in extra]
+    declared = list(project["dependencies"]) + [
+        d for extra in project["optional-dependencies"].values() for d in extra
+    ]
     pins = pinned()
     for line in declared:
         req = Requirement(line)
         assert req.name.lower() in pins, f"{req.name} is in pyproject.toml but not pinned in requirements.txt"
-        assert req.specifier.contains(pins[req.name.lower()]), f"{req.name}=={pins[req.name.lower()]} violates {line}"
+        assert req.specifier.contains(pins[req.name.lower()]), (
+            f"{req.name}=={pins[req.name.lower()]} violates {line}"
+        )
 
 
 def test_torch_pair_is_pinned_and_installed():
     pins = pinned()
     assert (pins["torch"], pins["torchvision"]) == ("2.14.1", "0.29.1")
     for name, pin in pins.items():
-        assert version(name).split("+")[0] == pin, f"installed {name} {version(name)} differs from the pin {pin}"
+        assert version(name).split("+")[0] == pin, (
+            f"installed {name} {version(name)} differs from the pin {pin}"
+        )
 
 
 def test_ci_runs_exactly_the_readme_test_command():
     readme = (REPO_ROOT / "README.md").read_text()
-    commands = re.findall(r"^(make \w+)\s*#.*every test", readme, flags=re.M)
+    commands = re.findall(r"^(make \w+)\s*#.*every test", readme, flags=re.MULTILINE)
     assert commands, "README.md must name the test command as `make <target>   # ... every test ...`"
-    ci_lines = [l.strip() for l in (REPO_ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.strip().startswith("#")]
+    ci_lines = [
+        l.strip()
+        for l in (REPO_ROOT / ".ci" / "run").read_text().splitlines()
+        if l.strip() and not l.strip().startswith("#")
+    ]
     assert ci_lines[-1] == commands[0]
 
 
@@ -77,4 +87,6 @@ def test_notebooks_are_fully_run_or_fully_stripped(path):
     if all(n is None for n in counts):
         assert not any(c["outputs"] for c in cells), "stripped notebook still has outputs"
     else:
-        assert counts == list(range(1, len(cells) + 1)), f"execution counts {counts} are not 1..N: rerun the notebook"
+        assert counts == list(range(1, len(cells) + 1)), (
+            f"execution counts {counts} are not 1..N: rerun the notebook"
+        )

@@ -13,7 +13,7 @@ from mnistlib.paths import MODELS_DIR
 def card_accuracy(name: str) -> float:
     """Return the test accuracy models/README.md states for a shipped file."""
     card = (MODELS_DIR / "README.md").read_text()
-    row = re.search(rf"^\|\s*`{re.escape(name)}`.*$", card, flags=re.M)
+    row = re.search(rf"^\|\s*`{re.escape(name)}`.*$", card, flags=re.MULTILINE)
     assert row, f"models/README.md has no table row for {name}"
     return float(re.search(r"(\d{2}\.\d{2}) %", row.group(0)).group(1)) / 100
 

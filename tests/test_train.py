@@ -65,8 +65,15 @@ def test_on_epoch_end_sees_the_growing_history(small_split):
     seen = []
     arch, recipe = train.RECIPES["mlp"]
     model = models.build_model(arch)
-    train.fit(model, small_split[0], None, dataclasses.replace(recipe, num_epochs=2), progress=False,
-              device="cpu", on_epoch_end=lambda h: seen.append(list(h["epoch"])))
+    train.fit(
+        model,
+        small_split[0],
+        None,
+        dataclasses.replace(recipe, num_epochs=2),
+        progress=False,
+        device="cpu",
+        on_epoch_end=lambda h: seen.append(list(h["epoch"])),
+    )
     assert seen == [[1], [1, 2]]
 
 
@@ -75,6 +82,12 @@ def test_a_last_batch_of_one_image_is_left_out(small_split):
     (X, y), _ = small_split
     arch, recipe = train.RECIPES["cnn"]
     model = models.build_model(arch)
-    history = train.fit(model, (X[:257], y[:257]), None, dataclasses.replace(recipe, num_epochs=1, batch_size=256),
-                        progress=False, device="cpu")
+    history = train.fit(
+        model,
+        (X[:257], y[:257]),
+        None,
+        dataclasses.replace(recipe, num_epochs=1, batch_size=256),
+        progress=False,
+        device="cpu",
+    )
     assert history["epoch"] == [1] and history["train_acc"][-1] > 0

@@ -137,7 +137,9 @@ def test_live_plot_updates_one_display_in_a_kernel(monkeypatch):
             calls.append(("update", obj))
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())
-    monkeypatch.setattr(IPython.display, "display", lambda obj, display_id: calls.append(("display", obj)) or Handle())
+    monkeypatch.setattr(
+        IPython.display, "display", lambda obj, display_id: calls.append(("display", obj)) or Handle()
+    )
     live = viz.LiveHistoryPlot()
     live(_history(1))
     live(_history(2))
@@ -174,13 +176,15 @@ def test_reliability_diagram_bars_are_the_bin_accuracies():
     ax, ax_count = fig.axes
     used = cal["count"] > 0
     assert np.allclose([p.get_height() for p in ax.patches], cal["accuracy"][used].numpy())
-    dots = [line for line in ax.lines if line.get_label() == "mean confidence in the bin"][0]
+    dots = next(line for line in ax.lines if line.get_label() == "mean confidence in the bin")
     assert np.allclose(dots.get_ydata(), cal["confidence"][used].numpy())
     assert sum(p.get_height() for p in ax_count.patches) == 400
 
 
 def test_robustness_one_line_per_model_plus_chance():
-    fig = viz.plot_robustness([0, 1, 2], {"MLP": [0.98, 0.9, 0.6], "CNN": [0.99, 0.99, 0.95]}, "shift (pixels)")
+    fig = viz.plot_robustness(
+        [0, 1, 2], {"MLP": [0.98, 0.9, 0.6], "CNN": [0.99, 0.99, 0.95]}, "shift (pixels)"
+    )
     _renders(fig)
     (ax,) = fig.axes
     assert [line.get_label() for line in ax.lines] == ["MLP", "CNN", "chance (10 %)"]

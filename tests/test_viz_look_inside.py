@@ -2,36 +2,11 @@
 
 from __future__ import annotations
 
-import pytest
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from torch import nn
 
 from mnistlib import look_inside, viz, viz_look_inside
-from mnistlib.preprocess import to_unit_float
-
-
-@pytest.fixture(scope="module")
-def cnn(shipped_cnn) -> nn.Module:
-    return shipped_cnn
-
-
-@pytest.fixture(scope="module")
-def mlp(shipped_mlp) -> nn.Module:
-    return shipped_mlp
-
-
-@pytest.fixture(scope="module")
-def test_data(mnist_test) -> tuple[torch.Tensor, torch.Tensor]:
-    return mnist_test
-
-
-@pytest.fixture(scope="module")
-def digits(test_data) -> list[torch.Tensor]:
-    """The first five real test digits as (28, 28) float in [0, 1]."""
-    X, _ = test_data
-    return [to_unit_float(X[i]) for i in range(5)]
 
 
 def _plots(cnn, mlp, x, X, y):
@@ -44,29 +19,41 @@ def _plots(cnn, mlp, x, X, y):
         "feature maps, no input": lambda: viz_look_inside.plot_feature_maps(look_inside.feature_maps(cnn, x)),
         "filters": lambda: viz.plot_filters(look_inside.first_layer_filters(cnn)),
         "saliency": lambda: viz_look_inside.plot_saliency(
-            x, {"gradient x input": g, "occlusion": look_inside.occlusion_saliency(cnn, x)}, digit=7),
+            x, {"gradient x input": g, "occlusion": look_inside.occlusion_saliency(cnn, x)}, digit=7
+        ),
         "saliency, one map": lambda: viz_look_inside.plot_saliency(x, {"my own map": g}),
         "mlp weights": lambda: viz_look_inside.plot_mlp_weights(look_inside.mlp_first_layer(mlp)),
-        "mlp top units": lambda: viz_look_inside.plot_mlp_weights(look_inside.mlp_first_layer(mlp), [3, 1, 4], x),
+        "mlp top units": lambda: viz_look_inside.plot_mlp_weights(
+            look_inside.mlp_first_layer(mlp), [3, 1, 4], x
+        ),
         "embedding": lambda: viz_look_inside.plot_embedding(pca.transform(emb), y[:40]),
-        "embedding, you": lambda: viz_look_inside.plot_embedding(pca.transform(emb), y[:40], pca.transform(emb[0]),
-                                                         pca.transform(emb[1:4]), you_label="a test digit"),
+        "embedding, you": lambda: viz_look_inside.plot_embedding(
+            pca.transform(emb),
+            y[:40],
+            pca.transform(emb[0]),
+            pca.transform(emb[1:4]),
+            you_label="a test digit",
+        ),
         "neighbours": lambda: viz_look_inside.plot_neighbours(x, X[:4], y[:4], torch.rand(4)),
-        "variations": lambda: viz_look_inside.plot_variations(imgs, look_inside.probabilities(cnn, imgs), "abc"),
+        "variations": lambda: viz_look_inside.plot_variations(
+            imgs, look_inside.probabilities(cnn, imgs), "abc"
+        ),
         "variations, two models": lambda: viz_look_inside.plot_variations(
-            imgs, {"CNN": look_inside.probabilities(cnn, imgs), "MLP": look_inside.probabilities(mlp, imgs)}, "abc"
+            imgs,
+            {"CNN": look_inside.probabilities(cnn, imgs), "MLP": look_inside.probabilities(mlp, imgs)},
+            "abc",
         ),
     }
 
 
-def test_each_plot_returns_a_figure_that_renders(cnn, mlp, digits, test_data):
-    for name, make in _plots(cnn, mlp, digits[0], *test_data).items():
+def test_each_plot_returns_a_figure_that_renders(shipped_cnn, shipped_mlp, digits, mnist_test):
+    for name, make in _plots(shipped_cnn, shipped_mlp, digits[0], *mnist_test).items():
         fig = make()
         assert isinstance(fig, Figure), name
         assert fig.axes, name
         FigureCanvasAgg(fig).draw()  # raises if anything in the figure cannot be drawn
 
 
-def test_feature_map_plot_has_one_panel_per_layer_and_the_input(cnn, digits):
-    maps = look_inside.feature_maps(cnn, digits[0])
+def test_feature_map_plot_has_one_panel_per_layer_and_the_input(shipped_cnn, digits):
+    maps = look_inside.feature_maps(shipped_cnn, digits[0])
     assert len(viz_look_inside.plot_feature_maps(maps, digits[0]).axes) == len(maps) + 1

@@ -62,8 +62,19 @@ def touch_draw(pad: DrawingPad, strokes) -> None:
 
 def upload(pad: DrawingPad, name: str, content: bytes, mime: str = "image/png") -> None:
     """Deliver a file through the upload button the way ipywidgets 8 sends it from the browser."""
-    pad.upload.set_state({"value": [{"name": name, "type": mime, "size": len(content),
-                                     "content": memoryview(content), "last_modified": 1_700_000_000_000}]})
+    pad.upload.set_state(
+        {
+            "value": [
+                {
+                    "name": name,
+                    "type": mime,
+                    "size": len(content),
+                    "content": memoryview(content),
+                    "last_modified": 1_700_000_000_000,
+                }
+            ]
+        }
+    )
 
 
 def reading_attrs(pad: DrawingPad) -> tuple[str, str]:
@@ -88,8 +99,10 @@ def paper_png(digit: int, fmt: str = "PNG") -> bytes:
 
 def png_header_only(width: int, height: int) -> bytes:
     """Return a PNG that claims ``width`` x ``height`` pixels (a decompression bomb's header)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\0" * 64)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
@@ -267,14 +280,17 @@ def test_drawing_after_an_upload_reads_the_drawing(pad):
     assert 'data-kind="none"' in pad.message.value
 
 
-@pytest.mark.parametrize("name, content", [
-    ("notes.txt", b"This is not a picture of a digit.\n"),
-    ("empty.png", b""),
-    ("truncated.png", paper_png(7)[:200]),
-    ("bomb.png", png_header_only(30_000, 30_000)),
-    ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES)),
-    ("white.png", png_bytes(np.full((50, 50), 255, np.uint8))),
-])
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("notes.txt", b"This is not a picture of a digit.\n"),
+        ("empty.png", b""),
+        ("truncated.png", paper_png(7)[:200]),
+        ("bomb.png", png_header_only(30_000, 30_000)),
+        ("huge.png", b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES)),
+        ("white.png", png_bytes(np.full((50, 50), 255, np.uint8))),
+    ],
+)
 def test_a_bad_upload_shows_an_error_and_the_pad_keeps_working(pad, name, content):
     upload(pad, name, content)
     assert 'data-kind="error"' in pad.message.value and name in pad.message.value

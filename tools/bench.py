@@ -90,6 +90,67 @@ def latency_ms(model: torch.nn.Module, repeats: int = 2000) -> float:
         return 1000 * time_calls(lambda: model(x), repeats, warmup=50).median
 
 
+def cnn_section(seeds: list[int], train_data, test_data) -> list[dict]:
+    """Print the default CNN's time to each accuracy threshold (and in fp32); return its runs."""
+    print("\n== default CNN (recipe 'cnn'), training seconds to reach a test accuracy")
+    cnn_runs = [train_recipe("cnn", s, train_data, test_data) for s in seeds]
+    for s, run in zip(seeds, cnn_runs):
+        reached = ", ".join(f"{t:.1%}: {time_to(run['history'], t):.1f} s" for t in THRESHOLDS)
+        print(f"  seed {s}: final {run['acc']:.2%} in {run['seconds']:.1f} s ({reached})")
+    for t in THRESHOLDS:
+        print(
+            f"  median time to {t:.1%}: {statistics.median(time_to(r['history'], t) for r in cnn_runs):.1f} s"
+        )
+    if bf16_supported("cpu"):
+        # Many laptops have no native bf16: show what the same recipe costs in plain fp32.
+        fp32 = train_recipe("cnn", seeds[0], train_data, test_data, bf16="off")
+        print(
+            f"  seed {seeds[0]} in fp32 (a CPU without bf16): final {fp32['acc']:.2%} in {fp32['seconds']:.1f} s "
+            f"(99.5%: {time_to(fp32['history'], 0.995):.1f} s), {fp32['seconds'] / cnn_runs[0]['seconds']:.1f}x "
+            f"the bf16 time"
+        )
+
+    return cnn_runs
+
+
+def mlp_and_baseline_section(
+    seeds: list[int], train_data, test_data, cnn_runs: list[dict], baseline_epochs: int
+) -> None:
+    """Print the improved MLP's runs and how ours compares with the original pipeline."""
+    print("\n== improved MLP (recipe 'mlp_improved')")
+    mlp_runs = [train_recipe("mlp_improved", s, train_data, test_data) for s in seeds]
+    for s, run in zip(seeds, mlp_runs):
+        print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
+
+    print(f"\n== baseline: original pipeline, {baseline_epochs} epochs (DataLoader + PIL per sample)")
+    base = baseline_pipeline(baseline_epochs, seed=0)
+    base_epoch = base["seconds"] / baseline_epochs
+    mlp_epoch = statistics.median(r["seconds"] / len(r["history"]["epoch"]) for r in mlp_runs)
+    mlp_sec = statistics.median(r["seconds"] for r in mlp_runs)
+    print(f"  baseline: {base['acc']:.2%} in {base['seconds']:.1f} s ({base_epoch:.1f} s per epoch)")
+    print(
+        f"  improved MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
+        f"{base['seconds'] / mlp_sec:.1f}x less time in all, accuracy {statistics.median(r['acc'] for r in mlp_runs):.2%}"
+        f" vs {base['acc']:.2%}"
+    )
+    cnn_sec = statistics.median(r["seconds"] for r in cnn_runs)
+    print(
+        f"  default CNN vs baseline: {statistics.median(r['acc'] for r in cnn_runs):.2%} in {cnn_sec:.1f} s "
+        f"vs {base['acc']:.2%} in {base['seconds']:.1f} s"
+    )
+
+
+def best_section(train_data, test_data) -> None:
+    """Print the 'best' recipe: three augmented CNNs and their averaged probabilities."""
+    print("\n== recipe 'best': three augmented CNNs (seeds 0, 1, 2), their probabilities averaged")
+    best = [train_recipe("best", s, train_data, test_data) for s in (0, 1, 2)]
+    for s, run in zip((0, 1, 2), best):
+        print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
+    probs = torch.stack([predict_proba(run["model"], test_data[0]) for run in best]).mean(0)
+    ensemble_acc = (probs.argmax(1) == test_data[1]).float().mean().item()
+    print(f"  ensemble of 3: {ensemble_acc:.2%}, {sum(r['seconds'] for r in best):.0f} s of training in all")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the report."""
     parser = argparse.ArgumentParser(
@@ -109,56 +170,10 @@ def main(argv: list[str] | None = None) -> None:
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, bf16 native: {bf16_supported('cpu')}"
     )
 
-    print("\n== default CNN (recipe 'cnn'), training seconds to reach a test accuracy")
-    cnn_runs = [train_recipe("cnn", s, train_data, test_data) for s in seeds]
-    for s, run in zip(seeds, cnn_runs):
-        reached = ", ".join(f"{t:.1%}: {time_to(run['history'], t):.1f} s" for t in THRESHOLDS)
-        print(f"  seed {s}: final {run['acc']:.2%} in {run['seconds']:.1f} s ({reached})")
-    for t in THRESHOLDS:
-        print(
-            f"  median time to {t:.1%}: {statistics.median(time_to(r['history'], t) for r in cnn_runs):.1f} s"
-        )
-    if bf16_supported("cpu"):
-        # Many laptops have no native bf16: show what the same recipe costs in plain fp32.
-        fp32 = train_recipe("cnn", seeds[0], train_data, test_data, bf16="off")
-        print(
-            f"  seed {seeds[0]} in fp32 (a CPU without bf16): final {fp32['acc']:.2%} in {fp32['seconds']:.1f} s "
-            f"(99.5%: {time_to(fp32['history'], 0.995):.1f} s), {fp32['seconds'] / cnn_runs[0]['seconds']:.1f}x "
-            f"the bf16 time"
-        )
-
-    print("\n== improved MLP (recipe 'mlp_improved')")
-    mlp_runs = [train_recipe("mlp_improved", s, train_data, test_data) for s in seeds]
-    for s, run in zip(seeds, mlp_runs):
-        print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
-
-    print(f"\n== baseline: original pipeline, {args.baseline_epochs} epochs (DataLoader + PIL per sample)")
-    base = baseline_pipeline(args.baseline_epochs, seed=0)
-    base_epoch = base["seconds"] / args.baseline_epochs
-    mlp_epoch = statistics.median(r["seconds"] / len(r["history"]["epoch"]) for r in mlp_runs)
-    mlp_sec = statistics.median(r["seconds"] for r in mlp_runs)
-    print(f"  baseline: {base['acc']:.2%} in {base['seconds']:.1f} s ({base_epoch:.1f} s per epoch)")
-    print(
-        f"  improved MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
-        f"{base['seconds'] / mlp_sec:.1f}x less time in all, accuracy {statistics.median(r['acc'] for r in mlp_runs):.2%}"
-        f" vs {base['acc']:.2%}"
-    )
-    cnn_sec = statistics.median(r["seconds"] for r in cnn_runs)
-    print(
-        f"  default CNN vs baseline: {statistics.median(r['acc'] for r in cnn_runs):.2%} in {cnn_sec:.1f} s "
-        f"vs {base['acc']:.2%} in {base['seconds']:.1f} s"
-    )
-
+    cnn_runs = cnn_section(seeds, train_data, test_data)
+    mlp_and_baseline_section(seeds, train_data, test_data, cnn_runs, args.baseline_epochs)
     if not args.quick:
-        print("\n== recipe 'best': three augmented CNNs (seeds 0, 1, 2), their probabilities averaged")
-        best = [train_recipe("best", s, train_data, test_data) for s in (0, 1, 2)]
-        for s, run in zip((0, 1, 2), best):
-            print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
-        probs = torch.stack([predict_proba(run["model"], test_data[0]) for run in best]).mean(0)
-        ensemble_acc = (probs.argmax(1) == test_data[1]).float().mean().item()
-        print(
-            f"  ensemble of 3: {ensemble_acc:.2%}, {sum(r['seconds'] for r in best):.0f} s of training in all"
-        )
+        best_section(train_data, test_data)
 
     print("\n== batch-1 inference latency (one model call, median)")
     for name in SHIPPED_MODELS:
