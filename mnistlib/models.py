@@ -118,7 +118,7 @@ def _conv_block(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
 class SmallCNN(ModelBase):
     """The default model: three conv blocks with BatchNorm and a small hidden layer; trains in seconds on a CPU.
 
-    The widths were chosen by timing training steps on 2 CPU cores (``python -m mnistlib.bench``
+    The widths were chosen by timing training steps on 2 CPU cores (``python -m tools.bench``
     measures the result): a first block of only 16 channels, because the full-size 28x28 maps are
     what costs most there, and a hidden layer of 128 before the output, which buys accuracy almost
     for free.
