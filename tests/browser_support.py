@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
@@ -23,8 +24,16 @@ from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 NOTEBOOK = "04_draw_and_predict.ipynb"
 PAD = 280  # the pad's size in canvas pixels (mnistlib.widgets.PAD_SIZE)
 
@@ -33,8 +42,10 @@ Stroke = Sequence[tuple[float, float]]
 
 def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 36) -> list[tuple[float, float]]:
     # Starts at the top and goes round clockwise, overlapping a little to close the loop.
-    return [(cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
-            for i in range(n + 2)]
+    return [
+        (cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
+        for i in range(n + 2)
+    ]
 
 
 # Digits designed in pad pixels (x right, y down), each as a person would draw it.
@@ -55,16 +66,22 @@ def free_port() -> int:
 def isolated_env(home: Path) -> dict[str, str]:
     """Return an environment that keeps Jupyter, IPython and caches inside ``home``."""
     env = dict(os.environ)
-    for var, sub in [("JUPYTER_CONFIG_DIR", "jupyter-config"), ("JUPYTER_DATA_DIR", "jupyter-data"),
-                     ("IPYTHONDIR", "ipython"), ("XDG_CONFIG_HOME", "xdg-config"),
-                     ("XDG_CACHE_HOME", "xdg-cache"), ("JUPYTER_RUNTIME_DIR", "jupyter-runtime")]:
+    for var, sub in [
+        ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+        ("JUPYTER_DATA_DIR", "jupyter-data"),
+        ("IPYTHONDIR", "ipython"),
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+        ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+    ]:
         env[var] = str(home / sub)
         (home / sub).mkdir(parents=True, exist_ok=True)
     # No news or update pop-up covering the page: set it as the (isolated) user's own setting.
     settings = home / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True, exist_ok=True)
     (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
 
@@ -78,14 +95,16 @@ def copy_notebooks(dest: Path) -> Path:
 class Server:
     """A Jupyter-family server started in its own process group and stopped on exit."""
 
-    def __init__(self, args: list[str], port: int, token: str, env: dict[str, str], log: Path,
-                 probe: str) -> None:
+    def __init__(
+        self, args: list[str], port: int, token: str, env: dict[str, str], log: Path, probe: str
+    ) -> None:
         self.port, self.token, self.log = port, token, log
         self.url = f"http://127.0.0.1:{port}"
         self._probe = probe
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until the probe URL answers, or fail with the end of the server's log."""
@@ -121,9 +140,20 @@ class Server:
 def lab_server(root: Path, home: Path) -> Iterator[Server]:
     """Run JupyterLab on 127.0.0.1 with a token, serving ``root``."""
     port, token = free_port(), secrets.token_hex(16)
-    args = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-            f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={root}",
-            "--LabApp.expose_app_in_browser=True", "--ServerApp.open_browser=False"]
+    args = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        "--allow-root",
+        f"--ServerApp.root_dir={root}",
+        "--LabApp.expose_app_in_browser=True",
+        "--ServerApp.open_browser=False",
+    ]
     server = Server(args, port, token, isolated_env(home), home / "lab.log", f"/api/status?token={token}")
     try:
         server.wait_ready()
@@ -142,8 +172,17 @@ def make_app_flags(makefile: Path = REPO_ROOT / "Makefile") -> list[str]:
 
 def voila_args(notebook: Path, port: int, token: str) -> list[str]:
     """Return the command that serves ``notebook`` as `make app` does, on 127.0.0.1:``port`` with a token."""
-    return [sys.executable, "-m", "voila", str(notebook), *make_app_flags(), "--no-browser", f"--port={port}",
-            "--Voila.ip=127.0.0.1", f"--token={token}"]
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        *make_app_flags(),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+    ]
 
 
 @contextlib.contextmanager
@@ -151,8 +190,14 @@ def voila_server(notebook: Path, home: Path) -> Iterator[Server]:
     """Run Voila on 127.0.0.1 with a token, serving one notebook as an app."""
     port, token = free_port(), secrets.token_hex(16)
     # Probe a static file: every GET of / starts a kernel and runs the notebook.
-    server = Server(voila_args(notebook, port, token), port, token, isolated_env(home), home / "voila.log",
-                    "/voila/static/favicon.ico")
+    server = Server(
+        voila_args(notebook, port, token),
+        port,
+        token,
+        isolated_env(home),
+        home / "voila.log",
+        "/voila/static/favicon.ico",
+    )
     try:
         server.wait_ready()
         yield server
@@ -175,16 +220,23 @@ def find_chromium(playwright) -> str:
     if system is None and not own.exists():
         # Where the internet allows it; a network that only reaches package registries refuses it.
         try:
-            done = subprocess.run([sys.executable, "-m", "playwright", "install", "chromium"],
-                                  check=False, capture_output=True, text=True, timeout=300)
+            done = subprocess.run(
+                [sys.executable, "-m", "playwright", "install", "chromium"],
+                check=False,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             tried = (done.stdout + done.stderr).strip().splitlines()[-1:] if done.returncode else []
         except (OSError, subprocess.TimeoutExpired) as exc:
             tried = [str(exc)]
     found = system or (str(own) if own.exists() else None)
     if found is None:
         detail = f" ({tried[0]})" if tried else ""
-        raise RuntimeError(f"The browser tests need Chromium at {CHROMIUM}: sudo apt-get install chromium "
-                           f"(Playwright's own `playwright install chromium` failed too{detail})")
+        raise RuntimeError(
+            f"The browser tests need Chromium at {CHROMIUM}: sudo apt-get install chromium "
+            f"(Playwright's own `playwright install chromium` failed too{detail})"
+        )
     _found_browser.append(found)
     return found
 
@@ -192,8 +244,13 @@ def find_chromium(playwright) -> str:
 def launch_chromium(playwright, user_data_dir: Path, has_touch: bool = False):
     """Launch Chromium headless (the system's, else Playwright's) with a fresh profile; return the context."""
     return playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=find_chromium(playwright), args=CHROMIUM_ARGS, headless=True,
-        viewport={"width": 1280, "height": 900}, has_touch=has_touch)
+        str(user_data_dir),
+        executable_path=find_chromium(playwright),
+        args=CHROMIUM_ARGS,
+        headless=True,
+        viewport={"width": 1280, "height": 900},
+        has_touch=has_touch,
+    )
 
 
 def screenshot(page, name: str) -> Path:
@@ -230,7 +287,7 @@ def _to_page(box: dict, x: float, y: float) -> tuple[float, float]:
 def _densify(stroke: Stroke, step: float = 6.0) -> list[tuple[float, float]]:
     """Return the stroke's points with extra ones every ``step`` px, as a real hand sends them."""
     points = [stroke[0]]
-    for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
         n = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
         points += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
     return points
@@ -253,8 +310,10 @@ def touch_draw(page, cdp, strokes: Sequence[Stroke]) -> None:
     box = pad_canvas(page).bounding_box()
     for stroke in strokes:
         points = [_to_page(box, *p) for p in _densify(stroke)]
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchStart",
-                                              "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
+        cdp.send(
+            "Input.dispatchTouchEvent",
+            {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]},
+        )
         for x, y in points[1:]:
             cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
@@ -270,8 +329,9 @@ def _wait_for(page, selector: str, expected: str, timeout: float) -> None:
     try:
         page.wait_for_selector(selector, timeout=timeout)
     except Exception as exc:
-        raise AssertionError(f"expected the pad to show {expected}; it shows {reading(page)}, "
-                             f"message: {message(page)!r}") from exc
+        raise AssertionError(
+            f"expected the pad to show {expected}; it shows {reading(page)}, message: {message(page)!r}"
+        ) from exc
 
 
 def wait_for_reading(page, state: str, timeout: float = 20_000) -> None:
@@ -302,4 +362,5 @@ def canvas_ink(page) -> dict[str, int]:
                   let opaque = 0, ink = 0;
                   for (let i = 0; i < d.length; i += 4) { if (d[i+3] > 200) opaque++;
                                                            if (d[i] > 128 && d[i+3] > 200) ink++; }
-                  return {opaque, ink, total: c.width * c.height}; }""")
+                  return {opaque, ink, total: c.width * c.height}; }"""
+    )
