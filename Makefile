@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 
-.PHONY: setup setup-dev hub-proxy data run test lab app bench clean
+.PHONY: setup setup-dev hub-proxy data run test lab app classroom bench clean
 
 # Where several Python processes share the cores (Jupyter server, kernels, pytest), PyTorch's
 # spin-waiting OpenMP threads slow each other down 5-40x; passive waiting avoids that. The benchmark
@@ -50,8 +50,21 @@ test: data setup-dev hub-proxy
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
+# The students' app (app/app.ipynb, the pad only) with a warm pool of kernels: one per student who
+# may open the page at once, e.g. `make app STUDENTS=30` before class (or APP_POOL=...). The pool,
+# culling of idle kernels and the page template live in app/config/voila.py, which reads APP_POOL.
+# `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once.
+STUDENTS ?= 4
+APP_POOL ?= $(STUDENTS)
+BROWSERS ?= 1
+DELAY_MS ?= 0
+app classroom: export APP_POOL := $(APP_POOL)
+
 app: setup
-	$(VENV)/bin/voila notebooks/04_draw_and_predict.ipynb --theme=light --show_tracebacks=True --MappingKernelManager.cull_idle_timeout=600 --MappingKernelManager.cull_interval=60
+	$(VENV)/bin/voila app/app.ipynb --Voila.config_file_paths=app/config
+
+classroom: data setup-dev
+	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) --pool $(APP_POOL) --delay-ms $(DELAY_MS)
 
 bench: data setup-dev
 	$(PY) -m tools.bench
