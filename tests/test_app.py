@@ -1,0 +1,140 @@
+"""The students' app (app/app.ipynb, served by `make app`): headless, then in Voila in a real browser.
+
+The browser tests start Voila as `make app` does (app/config/voila.py, a pool of one warm kernel)
+on 127.0.0.1 with a token, and stop it and its kernels afterwards. A failing test saves a
+screenshot to test-artifacts/ and names it in its message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from browser_support import (
+    DIGIT_STROKES,
+    canvas_ink,
+    launch_chromium,
+    mouse_draw,
+    pad_canvas,
+    screenshot,
+    screenshot_on_failure,
+    voila_server,
+    wait_for_read_digit,
+    wait_for_reading,
+)
+from nbclient import NotebookClient
+from playwright.sync_api import sync_playwright
+
+from mnistlib.paths import REPO_ROOT
+
+APP = REPO_ROOT / "app" / "app.ipynb"
+RELOAD_MESSAGE = '.mnist-pad .mnist-message [data-kind="reload"]'
+
+# Run after the app's cells, in the same kernel: what the app cost this kernel.
+IMPORT_CHECK = """import sys
+heavy = sorted(m for m in ("matplotlib", "torchvision", "pandas") if m in sys.modules)
+assert not heavy, f"the app imported {heavy}: every student's kernel pays for them"
+print("no heavy imports")"""
+
+
+def test_the_app_notebook_runs_headless_and_shows_only_a_pad():
+    nb = nbformat.read(APP, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert len(code) == 1 and "DrawingPad()" in code[0].source, "the app should be one cell showing the pad"
+    assert all(not cell.get("outputs") and cell.get("execution_count") is None for cell in code), (
+        "commit app/app.ipynb fully stripped (no outputs, no counts): nbval refuses half-stripped cells"
+    )
+    nb.cells.append(nbformat.v4.new_code_cell(IMPORT_CHECK))
+    NotebookClient(
+        nb, timeout=180, kernel_name="python3", resources={"metadata": {"path": str(APP.parent)}}
+    ).execute()
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"], outputs
+    views = [out for out in outputs if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+    assert len(views) == 1, f"expected one widget (the pad), got {len(views)}: {outputs}"
+    assert "no heavy imports" in outputs[-1].get("text", "")
+
+
+# ---- in Voila, in a browser ------------------------------------------------------------------------
+
+
+def kernel_pid(server, kernel_id: str) -> int:
+    """Return the pid of the server's kernel process ``kernel_id`` (its connection file names it)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if parent == server.process.pid and kernel_id.encode() in (entry / "cmdline").read_bytes():
+                    return int(entry.name)
+    raise AssertionError(f"no process of kernel {kernel_id} among the server's children")
+
+
+@pytest.fixture(scope="module")
+def app_page(tmp_path_factory):
+    """The app served as `make app` serves it (from the repo root, as make does), open in Chromium."""
+    cwd = os.getcwd()
+    os.chdir(REPO_ROOT)  # the Makefile's --Voila.config_file_paths=app/config is relative to it
+    try:
+        server_cm = voila_server(APP, tmp_path_factory.mktemp("app-home"))
+        server = server_cm.__enter__()
+    finally:
+        os.chdir(cwd)
+    with sync_playwright() as playwright:
+        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
+        page = context.pages[0] if context.pages else context.new_page()
+        page.app_url = f"{server.url}/?token={server.token}"
+        page.server = server
+        page.js_errors = []
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        try:
+            with screenshot_on_failure(page, "app-open"):
+                page.goto(page.app_url)
+                pad_canvas(page)
+                wait_for_reading(page, "blank", timeout=60_000)
+            yield page
+        finally:
+            context.close()
+            server_cm.__exit__(None, None, None)
+
+
+def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
+    page = app_page
+    with screenshot_on_failure(page, "app-draw"):
+        text = page.locator("body").inner_text()
+        assert "DrawingPad" not in text and "import" not in text, "the app shows code"
+        assert "Exercises" not in text and "For teachers" not in text, "the app shows the lesson"
+        for name in ("Clear", "Undo", "Upload"):
+            assert page.locator(".mnist-pad button", has_text=name).count() == 1, f"no {name} button"
+        mouse_draw(page, DIGIT_STROKES[7])
+        wait_for_read_digit(page, 7)
+        assert canvas_ink(page)["ink"] > 2000, "the strokes do not show on the canvas"
+        assert page.locator(RELOAD_MESSAGE).count() == 0
+        assert not page.js_errors, f"errors in the page: {page.js_errors}"
+        screenshot(page, "app-reads-7")
+
+
+def test_a_dead_kernel_says_reload_and_a_reload_gives_a_working_pad(app_page):
+    page = app_page
+    with screenshot_on_failure(page, "app-kernel-death"):
+        kernel_id = page.evaluate(
+            "JSON.parse(document.getElementById('jupyter-config-data').textContent).kernelId"
+        )
+        os.kill(kernel_pid(page.server, kernel_id), signal.SIGKILL)
+        # The server notices within its restarter's few seconds; the page must say so, not sit dead.
+        page.wait_for_selector(RELOAD_MESSAGE, timeout=30_000)
+        assert "Reload the page" in page.locator(RELOAD_MESSAGE).inner_text()
+        assert page.locator(".mnist-pad.mnist-pad-lost").count() == 1, "the dead pad still looks usable"
+        screenshot(page, "app-kernel-lost")
+        start = time.monotonic()
+        page.locator(".mnist-reload").click()  # the message's own button reloads the page
+        page.wait_for_selector(".mnist-pad canvas", timeout=90_000)
+        wait_for_reading(page, "blank", timeout=60_000)
+        mouse_draw(page, DIGIT_STROKES[1])
+        wait_for_read_digit(page, 1)
+        assert page.locator(RELOAD_MESSAGE).count() == 0, "the new page still says reload"
+        assert time.monotonic() - start < 120
