@@ -22,8 +22,8 @@ from mnistlib.paths import REPO_ROOT
 DEPLOY = REPO_ROOT / "deploy"
 SNIPPET = DEPLOY / "jupyterhub_config.d" / "mnist.py"
 PROXY = DEPLOY / "proxy" / "node_modules" / ".bin" / "configurable-http-proxy"
-APP = "app/app.ipynb"
-LESSON_APP = "notebooks/04_draw_and_predict.ipynb"  # served while app/app.ipynb does not exist yet
+# Where deploy/'s snippet lands students (the test checks that they arrive there).
+LANDINGS = {"app": "/voila/render/app/app.ipynb", "lessons": "/lab/tree/notebooks/00_start_here.ipynb"}
 PASSWORD = "class-password"
 
 # The test's own settings on top of deploy/'s snippet: loopback ports, temp files, local processes.
@@ -50,7 +50,6 @@ c.JupyterHub.services = [{{"name": "teacher-script", "api_token": {token!r}}}]
 c.JupyterHub.load_roles = [{{"name": "teacher-script", "services": ["teacher-script"],
                             "scopes": ["admin:users", "admin:servers"]}}]
 load_subconfig({snippet!r})
-c.Spawner.default_url = {default_url!r}
 c.Spawner.environment.update({{"MNIST_HUB_TEST_RUN": {run_id!r}}})  # marks this run's processes, for cleanup
 if os.geteuid() == 0:
     c.Spawner.args = [*c.Spawner.args, "--allow-root"]  # the test's students are this same (root) user
@@ -60,18 +59,12 @@ if os.geteuid() == 0:
 def shared_install(dest: Path) -> Path:
     """Lay out the shared read-only folder as deploy/README.md does: the app, the lessons, the wrapper."""
     for folder in ("app", "notebooks"):
-        if (REPO_ROOT / folder).is_dir():
-            shutil.copytree(
-                REPO_ROOT / folder, dest / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
-            )
+        shutil.copytree(
+            REPO_ROOT / folder, dest / folder, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
+        )
     (dest / "deploy").mkdir(parents=True)
     shutil.copy2(DEPLOY / "mnist-singleuser", dest / "deploy")
     return dest
-
-
-def app_url() -> str:
-    """Return the app's path inside a student's server: the students' app, else the lesson's pad."""
-    return f"/voila/render/{APP if (REPO_ROOT / APP).exists() else LESSON_APP}"
 
 
 class Hub(Server):
@@ -87,7 +80,7 @@ class Hub(Server):
         shared = shared_install(tmp / "shared")
         (tmp / "class").mkdir()
         port = free_port()
-        self.default_url = app_url() if landing == "app" else "/lab/tree/notebooks/00_start_here.ipynb"
+        self.default_url = LANDINGS[landing]
         config = tmp / "jupyterhub_config.py"
         config.write_text(
             CONFIG.format(
@@ -100,7 +93,6 @@ class Hub(Server):
                 token=self.api_token,
                 snippet=str(SNIPPET),
                 run_id=self.run_id,
-                default_url=self.default_url,
             )
         )
         env = isolated_env(tmp / "hub-home")
