@@ -7,7 +7,6 @@ saves a screenshot to test-artifacts/ and names it in its message.
 
 from __future__ import annotations
 
-
 import pytest
 from browser_support import (
     DIGIT_STROKES,
@@ -72,10 +71,13 @@ def wait_until_pad_is_painted(page) -> None:
             """() => { const c = document.querySelector('.mnist-pad canvas');
                        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
                        for (let i = 3; i < d.length; i += 400) if (d[i] < 255) return false;
-                       return true; }""", timeout=30_000)
+                       return true; }""",
+            timeout=30_000,
+        )
     except Exception as exc:
-        raise AssertionError(f"the pad was never painted for this page (no repaint on client_ready?): "
-                             f"{canvas_ink(page)}") from exc
+        raise AssertionError(
+            f"the pad was never painted for this page (no repaint on client_ready?): {canvas_ink(page)}"
+        ) from exc
 
 
 def clear(page) -> None:
