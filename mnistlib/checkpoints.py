@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from mnistlib.models import MODELS, REGISTRY, build_model, model_name
-from mnistlib.paths import MODELS_DIR
+from mnistlib.paths import MODELS_DIR, STUDENT_MODELS_DIR
 
 FORMAT = "mnistlib-checkpoint-v1"
 # name -> file of the models the project ships trained, in MODELS order; the first is the default.
@@ -144,7 +144,7 @@ def load_shipped(name: str = "cnn", device: torch.device | str = "cpu") -> nn.Mo
     return load_checkpoint(SHIPPED_MODELS[name], device=device, expected_model=name)
 
 
-def model_choices(models_dir: Path = MODELS_DIR) -> dict[str, Path]:
+def model_choices(models_dir: Path = STUDENT_MODELS_DIR) -> dict[str, Path]:
     """Return the models the pad offers, label -> checkpoint: the shipped CNN and MLP, then students' ones."""
     choices = {
         MODELS[name].menu_label or name: path for name, path in SHIPPED_MODELS.items() if path.is_file()
