@@ -235,11 +235,17 @@ def cpu_seconds(pid: int) -> float:
 
 
 def kernel_pids(server_pid: int) -> list[int]:
-    """Return the pids of the server's kernels (ipykernel processes among its descendants)."""
+    """Return the pids of the server's kernels: ipykernel processes, or children of the kernel template.
+
+    App kernels forked from the template (app/jupyter/kernels/python3/fork_kernel.py) keep its command line.
+    """
     found = []
     for pid in descendants(server_pid)[1:]:
-        with contextlib.suppress(OSError):
-            if b"ipykernel" in Path(f"/proc/{pid}/cmdline").read_bytes():
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            forked = b"fork_kernel.py\x00serve" in Path(f"/proc/{ppid}/cmdline").read_bytes()
+            if b"ipykernel_launcher" in cmdline or forked:
                 found.append(pid)
     return found
 
@@ -733,6 +739,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     port, token = free_port(), secrets.token_hex(16)
     groups: list[subprocess.Popen] = []
+    # A SIGTERM (timeout, a teacher's kill) must still run the clean-up below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with tempfile.TemporaryDirectory(prefix="classroom-") as tmp:
         log = Path(tmp) / "voila.log"
         try:

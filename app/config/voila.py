@@ -48,3 +48,26 @@ for name, value in {
     "OMP_WAIT_POLICY": "PASSIVE",
 }.items():
     os.environ.setdefault(name, value)
+
+# App kernels are forked from one template process that has imported PyTorch once, so they share its
+# memory (app/jupyter/kernels/python3: this directory's "python3" kernel replaces ipykernel's for
+# Voila). APP_FORK=0 starts ordinary kernels instead.
+if os.environ.get("APP_FORK", "1") == "1":
+    import subprocess
+    import sys
+    import tempfile
+
+    TEMPLATE = Path(tempfile.gettempdir()) / f"mnist-kernel-template-{os.getpid()}.sock"
+    os.environ["MNIST_KERNEL_TEMPLATE"] = str(TEMPLATE)
+    subprocess.Popen(
+        [
+            sys.executable,
+            str(APP_DIR / "jupyter" / "kernels" / "python3" / "fork_kernel.py"),
+            "serve",
+            str(TEMPLATE),
+        ],
+        env={
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(APP_DIR.parent), os.environ.get("PYTHONPATH")])),
+        },
+    )
