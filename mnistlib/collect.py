@@ -128,7 +128,7 @@ class Collector:
         if self.mode == ASK:
             return f"Draw a {self.prompt.digit}"
         if self.picked is None:
-            return "Draw a digit, then pick which one it is"
+            return "Which digit is it?"  # short: the prompt is one line above the pad
         return f"Your drawing is a {self.picked}"
 
     def student(self) -> str:

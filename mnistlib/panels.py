@@ -103,10 +103,16 @@ def bars_html(probabilities: Sequence[float] | None = None, unsure_below: float 
 
 
 def message_html(text: str = "", kind: str = "info") -> str:
-    """Render the message line under the pad: ``kind`` is "info" or "error"."""
+    """Render the message line under the pad: ``kind`` is "info", "error", or in collect mode "saved" or "blank"."""
     if not text:
         return '<div class="mnist-message-text" data-kind="none"></div>'
     return f'<div class="mnist-message-text mnist-{kind}" data-kind="{kind}">{escape(text)}</div>'
+
+
+def prompt_html(text: str, digit: int | None, mode: str) -> str:
+    """Render collect mode's prompt ("Draw a 3"): ``data-digit`` is the label the next save gets ("" if none yet)."""
+    label = "" if digit is None else str(digit)
+    return f'<div class="mnist-prompt-text" data-digit="{label}" data-mode="{mode}">{escape(text)}</div>'
 
 
 def upload_error_text(name: str, exc: Exception) -> str:
@@ -153,6 +159,10 @@ PAD_CSS = """<style>
 .mnist-pad .mnist-message-text {font-size:13px; line-height:1.35; margin-top:4px;
   color: var(--jp-ui-font-color2, #555);}
 .mnist-pad .mnist-message-text.mnist-error {color:#c62828; font-weight:600;}
+.mnist-pad .mnist-message-text.mnist-saved {color:#2e7d32; font-weight:600;}
+.mnist-pad .mnist-prompt-text {font: 600 22px/1.3 system-ui, sans-serif; text-align:center;
+  margin: 0 0 6px; color: var(--jp-ui-font-color0, #111);}
+.mnist-pad .mnist-label-picker .widget-toggle-button {padding: 0;}
 .mnist-pad .mnist-caption {font-size:12px; line-height:1.35; text-align:center;
   color: var(--jp-ui-font-color2, #555);}
 .mnist-pad .mnist-row {gap: 24px;}

@@ -3,11 +3,14 @@
 The only module that imports ipycanvas and ipywidgets. It wires plain-Python parts together:
 ``mnistlib.drawing`` keeps the strokes and decides when a live reading is due, ``mnistlib.panels``
 renders the HTML panels, and ``mnistlib.predict`` reads the digit. ``PadView`` is what is on the
-page; ``DrawingPad`` adds what happens when the student draws, clicks or uploads.
+page; ``DrawingPad`` adds what happens when the student draws, clicks or uploads. In collect mode
+(``DrawingPad(collect=True)``) a ``mnistlib.collect.Collector`` asks for digits and saves drawings in
+the class store.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +22,8 @@ from torch import nn
 
 import mnistlib
 from mnistlib.checkpoints import CheckpointError, ModelShelf, model_choices
+from mnistlib.classset import ClassSet
+from mnistlib.collect import ASK, PICK, Collector, SaveOutcome
 from mnistlib.drawing import (
     BRUSH_WIDTH,
     LIVE_INTERVAL,
@@ -38,6 +43,7 @@ from mnistlib.panels import (
     caption_html,
     message_html,
     png_bytes,
+    prompt_html,
     reading_html,
     reading_state,
     step_caption_html,
@@ -72,9 +78,14 @@ def steps_widget(steps: Sequence[tuple[str, np.ndarray]], size: int = 120) -> wi
 
 
 class PadView(widgets.VBox):
-    """What the pad puts on the page: canvas, buttons, model menu, reading, bars and the model's input."""
+    """What the pad puts on the page: canvas, buttons, model menu, reading, bars and the model's input.
 
-    def __init__(self, model_labels: Sequence[str]) -> None:
+    ``collect=True`` adds collect mode's controls: the prompt above the canvas, a Save button, the
+    choice between being asked a digit and picking it, the label picker and (``nicknames=True``)
+    a nickname field.
+    """
+
+    def __init__(self, model_labels: Sequence[str], collect: bool = False, nicknames: bool = False) -> None:
         self.canvas = Canvas(
             width=PAD_SIZE, height=PAD_SIZE, layout=widgets.Layout(width=_px(PAD_SIZE), height=_px(PAD_SIZE))
         )
@@ -105,6 +116,9 @@ class PadView(widgets.VBox):
             layout=widgets.Layout(width=_px(MODEL_VIEW_SIZE)),
         )
         self.steps = widgets.HBox(layout=widgets.Layout(display="none"))
+        self.collecting = collect
+        if collect:
+            self._collect_controls(nicknames)
         for widget, css in [
             (self.reading, "mnist-reading"),
             (self.bars, "mnist-bars-panel"),
@@ -118,11 +132,46 @@ class PadView(widgets.VBox):
         )
         self.add_class("mnist-pad")
 
+    def _collect_controls(self, nicknames: bool) -> None:
+        """Make collect mode's controls; the pad's handlers fill them in."""
+        self.prompt = widgets.HTML(prompt_html("", None, ASK), layout=widgets.Layout(width="100%"))
+        self.prompt.add_class("mnist-prompt")
+        self.save_button = widgets.Button(
+            description="Save",
+            icon="save",
+            button_style="success",
+            tooltip="Save the drawing and its label in the class's collection",
+            layout=widgets.Layout(width=_px(PAD_SIZE)),
+        )
+        self.mode_toggle = widgets.ToggleButtons(
+            options=[("Ask me", ASK), ("I pick", PICK)],
+            tooltips=["The pad names the digit to draw", "You pick the digit you drew"],
+            layout=widgets.Layout(width=_px(PAD_SIZE + 4)),
+        )
+        self.mode_toggle.style.button_width = "134px"
+        self.label_picker = widgets.ToggleButtons(
+            options=[str(d) for d in range(10)],
+            value=None,
+            layout=widgets.Layout(width=_px(PAD_SIZE + 4), display="none"),
+        )
+        self.label_picker.style.button_width = "24px"
+        self.label_picker.add_class("mnist-label-picker")
+        self.nickname = widgets.Text(
+            description="Nickname",
+            placeholder="optional",
+            layout=widgets.Layout(width=_px(PAD_SIZE), display="flex" if nicknames else "none"),
+        )
+        self.nickname.style.description_width = "70px"
+
     def _row(self) -> widgets.HBox:
         """Lay out the pad's three columns: drawing and controls, reading and bars, the model's input."""
         column = widgets.Layout(width=_px(PAD_SIZE + 4))
         buttons = widgets.HBox([self.clear_button, self.undo_button, self.upload], layout=column)
-        left = widgets.VBox([self.canvas, buttons, self.model_menu, self.message], layout=column)
+        controls = [self.canvas, buttons, self.model_menu, self.message]
+        if self.collecting:
+            collect = [self.save_button, self.mode_toggle, self.label_picker, self.nickname]
+            controls = [self.prompt, self.canvas, buttons, *collect, self.model_menu, self.message]
+        left = widgets.VBox(controls, layout=column)
         middle = widgets.VBox([self.reading, self.bars], layout=widgets.Layout(width="240px"))
         caption = widgets.HTML(caption_html("What the model sees<br>28 x 28 pixels"))
         right = widgets.VBox(
@@ -202,8 +251,13 @@ class PadView(widgets.VBox):
             self.show_steps(source)
 
     def set_message(self, text: str = "", kind: str = "info") -> None:
-        """Show a line of text under the pad (``kind`` "error" in red); empty text hides it."""
+        """Show a line of text under the pad (``kind`` "error" in red, "saved" in green); empty text hides it."""
         self.message.value = message_html(text, kind)
+
+    def show_prompt(self, text: str, digit: int | None, mode: str) -> None:
+        """Show collect mode's prompt; in pick mode, the label picker under the Save button."""
+        self.prompt.value = prompt_html(text, digit, mode)
+        self.label_picker.layout.display = "flex" if mode == PICK else "none"
 
 
 class DrawingPad(PadView):
@@ -211,6 +265,12 @@ class DrawingPad(PadView):
 
     Display it as the last expression of a cell: ``DrawingPad()`` offers the shipped CNN and MLP and
     any ``models/student_*.pt`` checkpoint; ``DrawingPad(model)`` adds a model you already have.
+
+    Collect mode, ``DrawingPad(collect=True)``: the pad asks for a digit ("Draw a 3"; ``ask=False``
+    starts with the student picking the label instead) and **Save** stores the drawing in the class
+    store: ``store`` (a ClassSet or its path), by default ``ClassSet()``, the folder named by
+    ``$MNISTLIB_CLASS_DIR``. ``allow_nicknames``: True shows a Nickname field (the teacher allows
+    nicknames), None shows it if the store allows them, False never does.
     """
 
     def __init__(
@@ -221,6 +281,10 @@ class DrawingPad(PadView):
         brush: int = BRUSH_WIDTH,
         unsure_below: float = UNSURE_BELOW,
         live_interval: float = LIVE_INTERVAL,
+        collect: bool = False,
+        store: ClassSet | str | os.PathLike | None = None,
+        ask: bool = True,
+        allow_nicknames: bool | None = None,
     ) -> None:
         self.strokes = Strokes(PAD_SIZE, PAD_SIZE, brush)
         self.throttle = Throttle(live_interval)
@@ -230,11 +294,21 @@ class DrawingPad(PadView):
         self._upload: tuple[str, bytes, np.ndarray] | None = None  # (name, file bytes, preview) when shown
         offered = {} if model is None else {"This notebook's model": model}
         self.models = ModelShelf({**offered, **(model_choices() if choices is None else choices)})
-        super().__init__(self.models.labels)
+        self.collector: Collector | None = None  # collect mode's state, None when the pad only reads
+        if collect:
+            class_store = store if store is None or isinstance(store, ClassSet) else ClassSet(store)
+            self.collector = Collector(
+                class_store, mode=ASK if ask else PICK, allow_nicknames=allow_nicknames
+            )
+        nicknames = self.collector is not None and self.collector.nicknames_shown()
+        super().__init__(self.models.labels, collect=collect, nicknames=nicknames)
         self._connect()
         self._model_label = self.model_menu.value
         self.model = self.models.load(self._model_label)
         self.redraw()
+        if self.collector is not None:
+            self.mode_toggle.value = self.collector.mode
+            self._show_prompt()
 
     def _connect(self) -> None:
         """Route the canvas's, the buttons' and the menus' events to the pad's handlers."""
@@ -247,6 +321,11 @@ class DrawingPad(PadView):
         self.steps_toggle.observe(
             lambda change: self.toggle_steps(change["new"], self.current_image()), "value"
         )
+        if self.collector is not None:
+            self.save_button.on_click(lambda _: self.save())
+            self.mode_toggle.observe(self._on_collect_mode, "value")
+            self.label_picker.observe(self._on_label_pick, "value")
+            self.nickname.observe(lambda change: setattr(self.collector, "nickname", change["new"]), "value")
 
     def __repr__(self) -> str:
         # The default repr lists every child widget (PNG bytes included): too long for a notebook.
@@ -303,6 +382,33 @@ class DrawingPad(PadView):
                 return
         self._show(prediction)
 
+    def save(self) -> SaveOutcome:
+        """Save the drawing (or the uploaded picture) with its label in the class store (collect mode).
+
+        On success the pad clears itself and asks for the next digit; whatever goes wrong (a blank
+        pad, no label picked, a locked, damaged, read-only or full store) the message line says so
+        and the drawing stays on the pad, to save again later.
+        """
+        if self.collector is None:
+            raise RuntimeError("This pad does not collect drawings: make it with DrawingPad(collect=True).")
+        drawing = self._upload[1] if self._upload is not None else self.strokes
+        prediction = None
+        if self.current_image() is not None:
+            try:  # read again exactly what is saved: the reading shown may be a live one
+                prediction = mnistlib.predict(self.model, self.current_image())
+            except Exception:  # noqa: BLE001 - a drawing the model cannot read is saved without a reading
+                prediction = None
+        try:
+            outcome = self.collector.save(drawing, prediction, model_name=self.model_menu.value)
+        except Exception as exc:  # noqa: BLE001 - nothing that goes wrong in a save may break the pad
+            outcome = SaveOutcome("error", f"Not saved ({type(exc).__name__}: {exc}).")
+        if outcome.kind == "saved":
+            self.clear()
+            self.label_picker.value = None  # pick mode: the next drawing gets its own label
+        self._show_prompt()
+        self.set_message(outcome.text, outcome.kind)
+        return outcome
+
     def current_image(self) -> np.ndarray | bytes | None:
         """Return what the model reads now: the uploaded file's bytes, the rasterised strokes, or None."""
         if self._upload is not None:
@@ -351,6 +457,19 @@ class DrawingPad(PadView):
         )
         if self.steps_toggle.value and not self.strokes.drawing:
             self.show_steps(self.current_image())
+
+    def _show_prompt(self) -> None:
+        c = self.collector
+        self.show_prompt(c.prompt_text(), c.label, c.mode)
+
+    def _on_collect_mode(self, change: dict) -> None:
+        self.collector.mode = change["new"]
+        self.set_message()
+        self._show_prompt()
+
+    def _on_label_pick(self, change: dict) -> None:
+        self.collector.pick(None if change["new"] is None else int(change["new"]))
+        self._show_prompt()
 
     def _on_upload(self, change: dict) -> None:
         files = change["new"]

@@ -26,10 +26,9 @@ from PIL import Image
 
 import mnistlib
 from mnistlib import classset
-from mnistlib.class_viz import show_class_drawings
 from mnistlib.classset import KINDS, SAMPLE_CLASS, ClassSet, ClassSetError, new_student_id
 from mnistlib.preprocess import BlankImageError, to_mnist
-from mnistlib.viz import WRONG_COLOR
+from mnistlib.viz import WRONG_COLOR, show_class_drawings
 
 FORK = mp.get_context("fork")
 SEVEN = [[(60.0, 50.0), (220.0, 50.0), (130.0, 240.0)], [(90.0, 140.0), (180.0, 140.0)]]

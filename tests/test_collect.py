@@ -14,6 +14,7 @@ import sqlite3
 import numpy as np
 import pytest
 from browser_support import DIGIT_STROKES
+from pad_support import dense
 from PIL import Image
 
 import mnistlib
@@ -21,6 +22,7 @@ from mnistlib.checkpoints import load_shipped
 from mnistlib.classset import ANONYMOUS, ClassSet
 from mnistlib.collect import ASK, PICK, Collector, DigitPrompt
 from mnistlib.drawing import Strokes
+from mnistlib.widgets import DrawingPad
 
 
 def strokes_of(digit: int) -> Strokes:
@@ -113,7 +115,7 @@ def test_a_blank_pad_saves_nothing_and_says_so(store):
 
 def test_pick_mode_needs_a_label_and_takes_it_back_after_each_save(store):
     collector = Collector(store, mode=PICK)
-    assert collector.label is None and "pick" in collector.prompt_text()
+    assert collector.label is None and collector.prompt_text() == "Which digit is it?"
     refused = collector.save(strokes_of(0))
     assert refused.kind == "error" and "Pick the digit" in refused.text and len(store) == 0
     collector.pick(0)
@@ -240,3 +242,165 @@ def test_a_full_store_says_so(store):
     collector.store = ClassSet(store.path)  # the teacher raised the limit
     assert collector.save(strokes_of(0)).kind == "saved"
     assert len(store) == saved_before + 1
+
+
+# ---- the pad's Save flow, without a browser --------------------------------------------------------
+
+
+def send(pad, event: str, **content) -> None:
+    """Deliver one canvas event to the kernel side, as the browser does."""
+    pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
+
+
+def mouse_draw(pad, strokes) -> None:
+    for stroke in strokes:
+        points = dense(stroke)
+        send(pad, "mouse_down", x=points[0][0], y=points[0][1])
+        for x, y in points[1:]:
+            send(pad, "mouse_move", x=x, y=y)
+        send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
+
+
+def attribute(html: str, name: str) -> str:
+    """Return the first ``data-<name>`` attribute's value in a panel's HTML, as the browser tests read it."""
+    return html.split(f'data-{name}="')[1].split('"')[0]
+
+
+def shown_message(pad) -> tuple[str, str]:
+    """Return (data-kind, text) of the pad's message line."""
+    html = pad.message.value
+    return attribute(html, "kind"), html.split(">", 1)[1].rsplit("<", 1)[0]
+
+
+@pytest.fixture
+def collect_pad(store):
+    return DrawingPad(collect=True, store=store)
+
+
+def test_a_reading_pad_has_no_collect_controls():
+    pad = DrawingPad()
+    assert pad.collector is None and not hasattr(pad, "save_button")
+    with pytest.raises(RuntimeError, match="collect=True"):
+        pad.save()
+
+
+def test_the_pad_asks_for_a_digit_saves_it_clears_and_asks_for_the_next(collect_pad, store):
+    pad = collect_pad
+    asked = pad.collector.prompt.digit
+    assert attribute(pad.prompt.value, "digit") == str(asked) and f"Draw a {asked}" in pad.prompt.value
+    assert attribute(pad.prompt.value, "mode") == "ask" and pad.label_picker.layout.display == "none"
+    mouse_draw(pad, DIGIT_STROKES[7])
+    assert pad.state == "digit" and pad.prediction.digit == 7
+    drawn = [list(s) for s in pad.strokes.strokes]
+    pad.save_button.click()
+
+    kind, text = shown_message(pad)
+    following = pad.collector.prompt.digit
+    assert kind == "saved" and text == f"Saved your {asked} (drawing 1 of this pad). Now draw a {following}."
+    assert attribute(pad.prompt.value, "digit") == str(following) != str(asked)
+    assert pad.strokes.is_empty and pad.state == "blank"  # cleared for the next digit
+    record = store.get(int(store.images().ids[0]))
+    assert record.label == asked and record.predicted == 7 and record.model == "CNN (shipped)"
+    assert len(record.strokes["strokes"]) == len(drawn)
+    for kept, sent in zip(record.strokes["strokes"], drawn, strict=True):  # as drawn, to 0.01 px
+        np.testing.assert_allclose(kept, sent, atol=0.006)
+    assert record.student == pad.collector.student_id
+
+
+def test_saving_a_blank_pad_says_so_and_stores_nothing(collect_pad, store):
+    collect_pad.save_button.click()
+    kind, text = shown_message(collect_pad)
+    assert kind == "blank" and "Nothing to save" in text
+    assert len(store) == 0
+
+
+def test_the_student_can_pick_the_label_instead(collect_pad, store):
+    pad = collect_pad
+    pad.mode_toggle.value = PICK
+    assert pad.label_picker.layout.display == "flex" and attribute(pad.prompt.value, "digit") == ""
+    mouse_draw(pad, DIGIT_STROKES[0])
+    pad.save_button.click()
+    assert shown_message(pad)[0] == "error" and len(store) == 0
+    assert not pad.strokes.is_empty  # the drawing waits for its label
+    pad.label_picker.value = "0"
+    assert attribute(pad.prompt.value, "digit") == "0"
+    pad.save_button.click()
+    assert shown_message(pad)[0] == "saved" and store.images().labels.tolist() == [0]
+    assert pad.label_picker.value is None and attribute(pad.prompt.value, "digit") == ""
+
+
+def test_a_pad_can_start_in_pick_mode(store):
+    pad = DrawingPad(collect=True, store=store, ask=False)
+    assert pad.mode_toggle.value == PICK and pad.collector.mode == PICK
+    assert attribute(pad.prompt.value, "mode") == "pick"
+
+
+def test_an_uploaded_picture_can_be_saved(collect_pad, store):
+    paper = Image.fromarray(240 - (strokes_of(0).rasterize() // 255) * 210)
+    buffer = io.BytesIO()
+    paper.save(buffer, format="PNG")
+    collect_pad.read_file("zero.png", buffer.getvalue())
+    collect_pad.mode_toggle.value = PICK
+    collect_pad.label_picker.value = "0"
+    collect_pad.save_button.click()
+    assert shown_message(collect_pad)[0] == "saved"
+    record = store.get(int(store.images().ids[0]))
+    assert record.strokes is None and record.label == 0 and record.predicted == 0
+
+
+def test_the_nickname_field_shows_only_where_nicknames_are_allowed(store):
+    assert DrawingPad(collect=True, store=store).nickname.layout.display == "none"
+    pad = DrawingPad(collect=True, store=store, allow_nicknames=True)
+    assert pad.nickname.layout.display == "flex"
+    pad.nickname.value = "Ada"
+    mouse_draw(pad, DIGIT_STROKES[1])
+    pad.save_button.click()
+    assert shown_message(pad)[0] == "saved" and store.images().students.tolist() == ["Ada"]
+
+
+def test_a_damaged_store_gives_a_message_and_the_pad_keeps_working(collect_pad, store, tmp_path):
+    pad = collect_pad
+    store.path.parent.mkdir(parents=True)
+    store.path.write_bytes(b"not a database at all " * 100)
+    asked = pad.collector.prompt.digit
+    mouse_draw(pad, DIGIT_STROKES[7])
+    pad.save_button.click()
+    kind, text = shown_message(pad)
+    assert kind == "error" and "damaged" in text and "Tell the teacher" in text
+    assert not pad.strokes.is_empty and pad.collector.prompt.digit == asked  # nothing lost, same digit
+    # Drawing and reading go on.
+    mouse_draw(pad, [[(60, 200), (220, 200)]])
+    assert pad.state in ("digit", "unsure") and len(pad.strokes) == 2
+    store.path.rename(tmp_path / "damaged.sqlite")  # the teacher moves the damaged file aside
+    pad.save_button.click()
+    assert shown_message(pad)[0] == "saved" and store.images().labels.tolist() == [asked]
+
+
+def test_a_locked_store_gives_a_message_and_a_later_save_works(collect_pad, store):
+    pad = collect_pad
+    store.add(strokes_of(1), 1)
+    holder = sqlite3.connect(store.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        mouse_draw(pad, DIGIT_STROKES[0])
+        pad.save_button.click()
+        kind, text = shown_message(pad)
+        assert kind == "error" and "busy" in text and "Try again" in text
+    finally:
+        holder.rollback()
+        holder.close()
+    pad.save_button.click()
+    assert shown_message(pad)[0] == "saved" and len(store) == 2
+
+
+def test_an_unexpected_failure_in_a_save_keeps_the_pad_working(collect_pad, store, monkeypatch):
+    def broken_add(*args, **kwargs):
+        raise OSError("disk went away")
+
+    monkeypatch.setattr(store, "add", broken_add)
+    mouse_draw(collect_pad, DIGIT_STROKES[1])
+    collect_pad.save_button.click()
+    kind, text = shown_message(collect_pad)
+    assert kind == "error" and "disk went away" in text
+    mouse_draw(collect_pad, DIGIT_STROKES[7])
+    assert collect_pad.state in ("digit", "unsure")
