@@ -237,7 +237,7 @@ def cpu_seconds(pid: int) -> float:
 def kernel_pids(server_pid: int) -> list[int]:
     """Return the pids of the server's kernels: ipykernel processes, or children of the kernel template.
 
-    App kernels forked from the template (app/jupyter/kernels/python3/fork_kernel.py) keep its command line.
+    App kernels forked from the template (app/fork/kernels/python3/fork_kernel.py) keep its command line.
     """
     found = []
     for pid in descendants(server_pid)[1:]:

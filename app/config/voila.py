@@ -12,6 +12,9 @@ Environment variables size it (the Makefile sets them from ``STUDENTS=`` / ``APP
 """
 
 import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 c = get_config()  # noqa: F821 - traitlets defines get_config() when it runs a config file
@@ -50,24 +53,18 @@ for name, value in {
     os.environ.setdefault(name, value)
 
 # App kernels are forked from one template process that has imported PyTorch once, so they share its
-# memory (app/jupyter/kernels/python3: this directory's "python3" kernel replaces ipykernel's for
-# Voila). APP_FORK=0 starts ordinary kernels instead.
-if os.environ.get("APP_FORK", "1") == "1":
-    import subprocess
-    import sys
-    import tempfile
-
+# memory: app/fork/kernels/python3 replaces ipykernel's "python3" kernel for this Voila. Only for a
+# standalone Voila (`make app`): a hub's Jupyter servers read this file too, and their kernels are
+# their own. APP_FORK=0 starts ordinary kernels.
+STANDALONE = Path(sys.argv[0]).name == "voila" or Path(sys.argv[0]).parent.name == "voila"
+if STANDALONE and os.environ.get("APP_FORK", "1") == "1":
+    FORK_DIR = APP_DIR / "fork"
     TEMPLATE = Path(tempfile.gettempdir()) / f"mnist-kernel-template-{os.getpid()}.sock"
+    os.environ["JUPYTER_PATH"] = os.pathsep.join([str(FORK_DIR), os.environ["JUPYTER_PATH"]])
     os.environ["MNIST_KERNEL_TEMPLATE"] = str(TEMPLATE)
+    pythonpath = os.pathsep.join(filter(None, [str(APP_DIR.parent), os.environ.get("PYTHONPATH")]))
+    # A child of Voila, in its process group: it stops with the server (and by itself if orphaned).
     subprocess.Popen(
-        [
-            sys.executable,
-            str(APP_DIR / "jupyter" / "kernels" / "python3" / "fork_kernel.py"),
-            "serve",
-            str(TEMPLATE),
-        ],
-        env={
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(APP_DIR.parent), os.environ.get("PYTHONPATH")])),
-        },
+        [sys.executable, str(FORK_DIR / "kernels" / "python3" / "fork_kernel.py"), "serve", str(TEMPLATE)],
+        env={**os.environ, "PYTHONPATH": pythonpath},
     )
