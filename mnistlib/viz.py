@@ -563,7 +563,9 @@ def show_class_drawings(
         ax.imshow(images[i], cmap=DIGIT_CMAP, vmin=0, vmax=255)
         misread = 0 <= predicted[i] != labels[i]
         caption = f"#{ids[i]}: {labels[i]}" + (f" read {predicted[i]}" if misread else "")
-        ax.set_title(caption, fontsize=8, color=WRONG_COLOR if misread else "black", pad=2)
+        ax.set_title(
+            caption, fontsize=8, fontweight="normal", color=WRONG_COLOR if misread else "black", pad=2
+        )
         ax.set_xticks([])
         ax.set_yticks([])
         for spine in ax.spines.values():
