@@ -75,7 +75,13 @@ def kernel_pid(server, kernel_id: str) -> int:
 
 
 @pytest.fixture(scope="module")
-def app_page(tmp_path_factory):
+def playwright():
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def app_page(playwright, tmp_path_factory):
     """The app served as `make app` serves it (from the repo root, as make does), open in Chromium."""
     cwd = os.getcwd()
     os.chdir(REPO_ROOT)  # the Makefile's --Voila.config_file_paths=app/config is relative to it
@@ -84,22 +90,23 @@ def app_page(tmp_path_factory):
         server = server_cm.__enter__()
     finally:
         os.chdir(cwd)
-    with sync_playwright() as playwright:
+    context = None
+    try:
         context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
         page = context.pages[0] if context.pages else context.new_page()
         page.app_url = f"{server.url}/?token={server.token}"
         page.server = server
         page.js_errors = []
         page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-        try:
-            with screenshot_on_failure(page, "app-open"):
-                page.goto(page.app_url)
-                pad_canvas(page)
-                wait_for_reading(page, "blank", timeout=60_000)
-            yield page
-        finally:
+        with screenshot_on_failure(page, "app-open"):
+            page.goto(page.app_url)
+            pad_canvas(page)
+            wait_for_reading(page, "blank", timeout=60_000)
+        yield page
+    finally:
+        if context is not None:
             context.close()
-            server_cm.__exit__(None, None, None)
+        server_cm.__exit__(None, None, None)
 
 
 def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
@@ -138,3 +145,22 @@ def test_a_dead_kernel_says_reload_and_a_reload_gives_a_working_pad(app_page):
         wait_for_read_digit(page, 1)
         assert page.locator(RELOAD_MESSAGE).count() == 0, "the new page still says reload"
         assert time.monotonic() - start < 120
+
+
+def test_a_culled_kernel_says_reload(playwright, tmp_path, monkeypatch):
+    # Its own server, culling a kernel after 15 idle seconds (looking every 2 s), even with its page open.
+    monkeypatch.setenv("APP_CULL_IDLE", "15")
+    monkeypatch.setenv("APP_CULL_INTERVAL", "2")
+    monkeypatch.chdir(REPO_ROOT)
+    with voila_server(APP, tmp_path / "home") as server:
+        context = launch_chromium(playwright, tmp_path / "chromium")
+        page = context.pages[0] if context.pages else context.new_page()
+        try:
+            with screenshot_on_failure(page, "app-culled"):
+                page.goto(f"{server.url}/?token={server.token}")
+                wait_for_reading(page, "blank", timeout=60_000)
+                page.wait_for_selector(RELOAD_MESSAGE, timeout=45_000)
+                assert page.locator(RELOAD_MESSAGE).get_attribute("data-reason") == "gone"
+                assert "Culling" in server.log_tail(), "the kernel went away, but not by culling"
+        finally:
+            context.close()
