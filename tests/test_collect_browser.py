@@ -1,7 +1,8 @@
-"""Collect mode in a real browser: draw with the mouse in JupyterLab, click Save, find the record in the store.
+"""Collect mode in a real browser: draw with the mouse, click Save, find the record in the store.
 
 JupyterLab serves a temporary copy of notebooks/ plus a one-cell notebook holding notebook 06's pad
-cell, with MNISTLIB_CLASS_DIR pointing at a temporary class folder; the kernels inherit it. Debian's
+cell; Voila serves the students' app with the pad switched to collect mode (the one flag the app
+passes). MNISTLIB_CLASS_DIR points at a temporary class folder; the kernels inherit it. Debian's
 Chromium draws real mouse strokes (Playwright), clicks the pad's buttons by their visible names and
 reads the page hooks (``.mnist-prompt [data-digit]``, ``.mnist-message [data-kind]``). A failing
 test saves a screenshot to test-artifacts/ and names it in its message.
@@ -21,13 +22,14 @@ from browser_support import (
     mouse_draw,
     screenshot,
     screenshot_on_failure,
+    voila_server,
     wait_for_reading,
 )
 from playwright.sync_api import sync_playwright
 from test_browser import CELL_ERRORS, RUN_ALL, wait_until_pad_is_painted
 
 from mnistlib.classset import ClassSet
-from mnistlib.paths import NOTEBOOKS_DIR
+from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
 from tools.make_sample_class import VARIANTS, template
 
 LESSON = "06_class_handwriting.ipynb"
@@ -172,3 +174,45 @@ def test_the_student_can_pick_the_label_instead(page, class_dir):
     data = ClassSet(class_dir).images()
     assert data.labels.tolist()[-1] == 7 and len(set(data.students)) == 1  # one pad, one student
     assert data.predicted.tolist()[-1] == 7  # the reading at save time, stored with the drawing
+
+
+# ---- the students' app (Voila) ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_page(tmp_path_factory):
+    """The students' app with ``DrawingPad(collect=True)``, served as `make app` serves it, saving into a temp folder."""
+    app = nbformat.read(REPO_ROOT / "app" / "app.ipynb", as_version=4)
+    code = next(c for c in app.cells if c.cell_type == "code")
+    assert "DrawingPad()" in code.source
+    code.source = code.source.replace("DrawingPad()", "DrawingPad(collect=True)")
+    folder = tmp_path_factory.mktemp("app")
+    nbformat.write(app, folder / "app.ipynb")
+    class_folder = tmp_path_factory.mktemp("app-class")
+    with pytest.MonkeyPatch.context() as mp, sync_playwright() as playwright:
+        mp.setenv("MNISTLIB_CLASS_DIR", str(class_folder))
+        with voila_server(folder / "app.ipynb", tmp_path_factory.mktemp("voila-home")) as server:
+            context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
+            page = context.pages[0] if context.pages else context.new_page()
+            page.class_folder = class_folder
+            try:
+                with screenshot_on_failure(page, "collect-app-open"):
+                    page.goto(f"{server.url}/?token={server.token}")
+                    wait_until_pad_is_painted(page)
+                yield page
+            finally:
+                context.close()
+
+
+def test_the_app_collects_a_drawing(app_page):
+    page = app_page
+    with screenshot_on_failure(page, "collect-app"):
+        digit = int(prompt(page)["digit"])
+        strokes = pad_strokes(digit)
+        mouse_draw(page, strokes)
+        wait_for_final_reading(page, len(strokes))
+        save(page)
+        assert wait_for_message(page, "saved").startswith(f"Saved your {digit} (drawing 1 of this pad).")
+        screenshot(page, "collect-app-saved")
+    data = ClassSet(page.class_folder).images()
+    assert data.labels.tolist() == [digit]
