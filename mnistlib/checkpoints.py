@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from mnistlib.models import MODELS, REGISTRY, build_model, model_name
-from mnistlib.paths import MODELS_DIR, STUDENT_MODELS_DIR
+from mnistlib.paths import STUDENT_MODELS_DIR
 
 FORMAT = "mnistlib-checkpoint-v1"
 # name -> file of the models the project ships trained, in MODELS order; the first is the default.
