@@ -63,7 +63,7 @@ app classroom: export APP_POOL := $(APP_POOL)
 app: setup
 	$(VENV)/bin/voila app/app.ipynb --Voila.config_file_paths=app/config
 
-classroom: data setup-dev
+classroom: setup-dev
 	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) --pool $(APP_POOL) --delay-ms $(DELAY_MS)
 
 bench: data setup-dev

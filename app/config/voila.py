@@ -6,7 +6,7 @@ Environment variables size it (the Makefile sets them from ``STUDENTS=`` / ``APP
 
 * ``APP_POOL``: kernels started and run through the app notebook before anyone opens the page
   (Voila's preheated kernels). A student's page takes one at once; Voila then starts a replacement
-  ``APP_REFILL_DELAY`` seconds later. 0 turns the pool off (every page then starts its own kernel).
+  ``APP_REFILL_DELAY`` seconds later (default 1). 0 turns the pool off (every page then starts its own kernel).
 * ``APP_CULL_IDLE``: seconds without any kernel activity after which a kernel is shut down, even
   with its page still open (the page then says "reload the page"). Pooled kernels are never culled.
 """
@@ -26,6 +26,9 @@ CULL_INTERVAL = int(os.environ.get("APP_CULL_INTERVAL", "60"))  # s between two 
 
 c.VoilaConfiguration.preheat_kernel = POOL > 0
 c.VoilaConfiguration.default_pool_size = max(POOL, 0)
+# Voila refills the pool this long after each page takes a kernel. Keep it short: a page that comes
+# while a refill waits is given that refill and waits with it (60 s made a reload take 60 s). Thirty
+# refills right after a class opens the page do slow the first readings (tools/classroom.py).
 c.VoilaKernelManager.fill_delay = float(os.environ.get("APP_REFILL_DELAY", "1"))
 c.VoilaConfiguration.theme = "light"
 c.VoilaConfiguration.show_tracebacks = True  # the teacher sees what broke; the app has no code to hide
