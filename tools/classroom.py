@@ -662,13 +662,24 @@ async def run_class(
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
+        kinds = ["browser" if i < args.browsers else "light" for i in range(args.students)]
         tasks = [
-            browser_student(browser, base, token, plans[i], args.seed + i, args.timeout)
-            if i < args.browsers
-            else light_student(base, token, plans[i], args.seed + i, args.timeout)
+            asyncio.ensure_future(
+                browser_student(browser, base, token, plans[i], args.seed + i, args.timeout)
+                if kinds[i] == "browser"
+                else light_student(base, token, plans[i], args.seed + i, args.timeout)
+            )
             for i in range(args.students)
         ]
-        students = await asyncio.wait_for(asyncio.gather(*tasks), args.timeout * 2 + 30 * args.digits)
+        # The whole class is bounded too: a student still drawing then counts as a failure.
+        await asyncio.wait(tasks, timeout=args.class_timeout)
+        students = []
+        for kind, task in zip(kinds, tasks, strict=True):
+            if task.done():
+                students.append(task.result())
+            else:
+                task.cancel()
+                students.append(Student(kind, failures=[f"not done after {args.class_timeout:.0f} s"]))
     finally:
         stop.set()
         await sampler
@@ -724,8 +735,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pool", type=int, default=None, help="warm kernels (default: one per student)")
     parser.add_argument("--delay-ms", type=float, default=0.0, help="network round-trip delay to add")
     parser.add_argument("--digits", type=int, default=3, help="digits each student draws")
-    parser.add_argument("--timeout", type=float, default=90.0, help="s a student waits for any one step")
-    parser.add_argument("--warm-timeout", type=float, default=180.0, help="s to wait for the pool to warm up")
+    # Bounds: warming, then the class, then clean-up stay under 5 minutes in all.
+    parser.add_argument("--timeout", type=float, default=60.0, help="s a student waits for any one step")
+    parser.add_argument("--class-timeout", type=float, default=120.0, help="s all students have to finish")
+    parser.add_argument("--warm-timeout", type=float, default=120.0, help="s to wait for the pool to warm up")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.browsers = min(args.browsers, args.students)
