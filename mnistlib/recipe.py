@@ -21,4 +21,8 @@ class Recipe:
     onecycle: bool = True
     label_smoothing: float = 0.0
     augment: float = 0.0  # strength of random shift/rotation/scale; 0 = off, 1 = +-2 px, 10 deg, 10 %
+    shear: float = 0.0  # random slant and aspect, as people draw: 0 = off, 1 = slant +-0.3, width +-15 %
+    stroke: float = 0.0  # random pen width: 0 = off, 1 = up to one pixel thicker on every side
+    thin: float = 1.0  # how far the pen may also get thinner, as a fraction of ``stroke`` (0 = only thicker)
+    stroke_share: float = 1.0  # the fraction of each batch whose pen width ``stroke`` changes
     bf16: str = "auto"  # "auto" uses bf16 autocast only where the hardware does it natively

@@ -33,15 +33,54 @@ def smoke_subset(X: torch.Tensor, y: torch.Tensor, n: int = 6000) -> tuple[torch
     return (X[:n], y[:n]) if SMOKE_TEST else (X, y)
 
 
-def augment_batch(X: torch.Tensor, strength: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Apply a different small random shift, rotation and scale to every image of a (N, 1, 28, 28) batch."""
+def vary_stroke(
+    X: torch.Tensor,
+    strength: float,
+    generator: torch.Generator | None = None,
+    thin: float = 1.0,
+    share: float = 1.0,
+) -> torch.Tensor:
+    """Make the pen of images of a (N, 1, 28, 28) batch randomly thicker or thinner, by up to ``strength`` px.
+
+    People draw on a pad with pens much thicker (or thinner) than MNIST's. Grey dilation (a 3x3
+    max-pool with stride 1) adds one pixel around every stroke and erosion (minus the max-pool of
+    minus the image) takes one away; blending the image with either gives every width in between.
+    Each image gets an amount in [-thin, 1] * strength; only a random ``share`` of them is changed.
+    """
     n = X.shape[0]
-    rand = lambda: torch.rand(n, generator=generator) * 2 - 1
+    amount = (torch.rand(n, generator=generator) * (1 + thin) - thin) * strength
+    if share < 1:  # the rest keep MNIST's own pen, which the test set is written with
+        amount = amount * (torch.rand(n, generator=generator) < share)
+    amount = amount.to(X.dtype).view(n, 1, 1, 1)
+    thicker = F.max_pool2d(X, 3, stride=1, padding=1)
+    thinner = -F.max_pool2d(-X, 3, stride=1, padding=1)
+    return torch.where(
+        amount > 0,
+        torch.lerp(X, thicker, amount.clamp(max=1)),
+        torch.lerp(X, thinner, (-amount).clamp(max=1)),
+    )
+
+
+def augment_batch(
+    X: torch.Tensor, strength: float, generator: torch.Generator | None = None, shear: float = 0.0
+) -> torch.Tensor:
+    """Apply a different small random shift, rotation and scale (and slant and aspect) to every image of a batch.
+
+    ``X`` is (N, 1, 28, 28); ``shear`` > 0 also slants each digit (x moves with y, up to
+    +-0.3 * shear) and makes it narrower or wider (up to +-15 % * shear), as hands do.
+    """
+    n = X.shape[0]
+    rand = lambda: torch.rand(n, generator=generator) * 2 - 1  # uniform in [-1, 1]
     angle = rand() * math.radians(10) * strength
     scale = 1 + rand() * 0.1 * strength
     shift = torch.stack([rand(), rand()], 1) * (2 * strength * 2 / 28)  # +-2 px in [-1, 1] units
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
     theta = torch.stack([torch.stack([cos, -sin], 1), torch.stack([sin, cos], 1)], 1)  # (N, 2, 2)
+    if shear > 0:  # drawn only when asked for, so recipes without it keep their random stream
+        slant, width = rand() * 0.3 * shear, 1 + rand() * 0.15 * shear
+        zeros, ones = torch.zeros(n), torch.ones(n)
+        skew = torch.stack([torch.stack([1 / width, slant], 1), torch.stack([zeros, ones], 1)], 1)
+        theta = theta @ skew  # the grid maps output to input: 1 / width makes the digit width times wider
     theta = torch.cat([theta, shift.unsqueeze(2)], 2).to(X.dtype)  # (N, 2, 3)
     grid = F.affine_grid(theta, list(X.shape), align_corners=False)
     return F.grid_sample(X, grid, align_corners=False, padding_mode="zeros")
@@ -124,8 +163,10 @@ def fit(
         for step in bar:
             idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
             xb, yb = X[idx], y[idx]
-            if recipe.augment > 0:
-                xb = augment_batch(xb, recipe.augment, generator)
+            if recipe.stroke > 0:  # on MNIST's own pixel grid, before any resampling blurs the strokes
+                xb = vary_stroke(xb, recipe.stroke, generator, recipe.thin, recipe.stroke_share)
+            if recipe.augment > 0 or recipe.shear > 0:
+                xb = augment_batch(xb, recipe.augment, generator, recipe.shear)
             xb = xb.contiguous(memory_format=memory_format)
             with _autocast(device, use_bf16):
                 logits = model(xb)

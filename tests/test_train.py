@@ -91,3 +91,74 @@ def test_a_last_batch_of_one_image_is_left_out(small_split):
         device="cpu",
     )
     assert history["epoch"] == [1] and history["train_acc"][-1] > 0
+
+
+def _ink_area(x: torch.Tensor) -> torch.Tensor:
+    return (x > 0.5).sum((1, 2, 3)).float()  # pixels of solid ink per image
+
+
+def test_a_thicker_pen_grows_every_digit_within_one_pixel():
+    X, _ = data.load_mnist("test")
+    xb = data.to_float(X[:128])
+    out = train.vary_stroke(xb, 1.0, torch.Generator().manual_seed(0), thin=0.0)
+    assert out.shape == xb.shape and out.dtype == xb.dtype
+    assert (out >= xb - 1e-6).all()  # dilation only ever adds ink
+    assert (out <= torch.nn.functional.max_pool2d(xb, 3, stride=1, padding=1) + 1e-6).all()
+    growth = _ink_area(out) / _ink_area(xb)
+    assert (growth >= 1).all() and growth.median() > 1.3  # a pen up to one pixel wider on each side
+
+
+def test_a_thinner_pen_shrinks_digits_and_each_digit_goes_one_way():
+    X, _ = data.load_mnist("test")
+    xb = data.to_float(X[:256])
+    out = train.vary_stroke(xb, 1.0, torch.Generator().manual_seed(0), thin=1.0)
+    thinner = (out <= xb + 1e-6).flatten(1).all(1)
+    thicker = (out >= xb - 1e-6).flatten(1).all(1)
+    assert (thinner | thicker).all()  # one amount per digit: eroded or dilated, never a mix
+    shrink = _ink_area(out) / _ink_area(xb)
+    assert (shrink[thinner & ~thicker] <= 1).all()
+    assert (shrink < 0.8).sum() > 20 and (shrink > 1.2).sum() > 20  # both ways, often by a lot
+    assert (out >= -torch.nn.functional.max_pool2d(-xb, 3, stride=1, padding=1) - 1e-6).all()
+
+
+def test_stroke_share_leaves_the_other_digits_untouched():
+    X, _ = data.load_mnist("test")
+    xb = data.to_float(X[:400])
+    out = train.vary_stroke(xb, 1.0, torch.Generator().manual_seed(0), share=0.25)
+    changed = (out - xb).abs().flatten(1).amax(1) > 1e-6
+    assert 60 < changed.sum() < 140  # about a quarter of 400
+    torch.testing.assert_close(train.vary_stroke(xb, 0.0, torch.Generator().manual_seed(0)), xb)
+
+
+def test_pen_and_slant_augmentation_are_seeded():
+    X, _ = data.load_mnist("test")
+    xb = data.to_float(X[:64])
+
+    def both(seed):
+        g = torch.Generator().manual_seed(seed)
+        return train.augment_batch(train.vary_stroke(xb, 0.6, g, thin=0.5), 0.5, g, shear=1.0)
+
+    assert torch.equal(both(1), both(1))
+    assert not torch.allclose(both(1), both(2))
+
+
+def test_shear_slants_and_widens_a_bar_both_ways():
+    bar = torch.zeros(256, 1, 28, 28)
+    bar[:, 0, 4:24, 13:15] = 1.0  # an upright stroke, like a 1
+    out = train.augment_batch(bar, 0.0, torch.Generator().manual_seed(0), shear=1.0)
+    cols = torch.arange(28.0)
+
+    def centre(rows):  # the ink's mean column in those rows
+        ink = out[:, 0, rows].sum(1)
+        return (ink * cols).sum(1) / ink.sum(1)
+
+    lean = centre(slice(4, 9)) - centre(slice(19, 24))  # top minus bottom: the slant
+    assert (lean > 1.5).any() and (lean < -1.5).any() and lean.abs().max() < 7
+    width = (out[:, 0, 8:20] > 0.25).sum(2).float().mean(1)
+    assert width.max() - width.min() > 0.3  # some narrower, some wider hands
+    assert torch.allclose(train.augment_batch(bar, 0.0, shear=0.0), bar, atol=1e-5)
+
+
+def test_a_run_with_pen_and_slant_augmentation_learns(small_split):
+    _, history = _short_run("cnn", small_split, stroke=0.6, thin=0.5, stroke_share=0.5, shear=0.5)
+    assert history["test_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
