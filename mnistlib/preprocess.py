@@ -225,9 +225,14 @@ def _luma(rgb: np.ndarray, scale: np.float32) -> np.ndarray:
     return grey
 
 
+def _sample_step(size: int) -> int:
+    """Return the step of ``_sample`` for a picture of ``size`` pixels."""
+    return max(1, int(math.sqrt(size / 16_000)))
+
+
 def _sample(image: np.ndarray) -> np.ndarray:
     """Return every k-th pixel in both directions, at least 16,000 of them: statistics stay fast."""
-    step = max(1, int(math.sqrt(image.size / 16_000)))
+    step = _sample_step(image.size)
     return image[::step, ::step]
 
 
@@ -288,6 +293,11 @@ def to_grey(image: ImageInput) -> np.ndarray:
     (bool, 8- or 16-bit integers, or floats in [0, 1]); a file path; or the bytes of a PNG,
     JPEG, GIF, BMP or WebP file. Anything else raises InvalidImageError.
     """
+    return _grey_of(_checked_array(image))
+
+
+def _checked_array(image: ImageInput) -> np.ndarray:
+    """Decode and check any input ``to_grey`` accepts; return it as an (H, W), (H, W, 3) or (H, W, 4) array."""
     if isinstance(image, (bytes, bytearray, memoryview)):
         image = _decode(io.BytesIO(bytes(image)), "The image in the bytes given")
     elif isinstance(image, (str, os.PathLike)):
@@ -311,6 +321,11 @@ def to_grey(image: ImageInput) -> np.ndarray:
     _check_size(image.shape[1], image.shape[0], "The image")
     if image.dtype == np.uint8 and max(image.shape[:2]) > WORK_SIDE:
         image = _pil_to_array(Image.fromarray(image))  # Pillow averages it down: far less memory
+    return image
+
+
+def _grey_of(image: np.ndarray) -> np.ndarray:
+    """Return the (H, W) float32 grey in [0, 1] of a checked array, transparency composited."""
     scale = _unit_scale(image)
     if image.ndim == 2:
         grey = np.multiply(image, scale, dtype=np.float32)
@@ -385,6 +400,11 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
     above = sample[sample > floor]
     if above.size < 100:  # the sample may all but miss a small or thin drawing: use every pixel
         above = ink[ink > floor]
+    return _rescale(ink, floor, above)
+
+
+def _rescale(ink: np.ndarray, floor: float, above: np.ndarray) -> np.ndarray:
+    """Map ``floor`` to 0 and the level of the ink (the pixels ``above`` it) to 1, clipped to [0, 1]."""
     if above.size == 0:
         raise BlankImageError("The image is blank: there is no ink on it. Draw a digit first.")
     (level,) = _percentiles(above, 99)  # the ink's level, robust to a few bright specks
@@ -497,6 +517,106 @@ def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     raise AssertionError("unreachable: a 14x14 box always fits a 28x28 field around its centre of mass")
 
 
+# ----------------------------------------------------------------------------- the fast route
+# A canvas snapshot, the pad's raster or an MNIST digit is a drawing on one flat background (the
+# same value, or transparency, everywhere outside the drawing's bounding box). Then every
+# whole-picture statistic of the steps above is known from the box alone: the background holds
+# most of the picture, so it is the median of the sample and of the border, the noise is 0, and
+# only the box's pixels are above it. ``_flat_background_digit`` computes the steps on the box
+# with the same float32 operations, so its answer is identical, in a fraction of the time.
+
+
+def _drawing_box(key: np.ndarray, outside: object, block: int) -> tuple[slice, slice] | None:
+    """Return the box of the pixels of ``key`` that differ from ``outside``, grown to whole blocks."""
+    mask = key != outside
+    rows = np.flatnonzero(mask.any(1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(0))
+    (h, w), b = key.shape, block
+    return slice(rows[0] // b * b, min(h, (rows[-1] // b + 1) * b)), slice(
+        cols[0] // b * b, min(w, (cols[-1] // b + 1) * b)
+    )
+
+
+def _border_count(rows: slice, cols: slice, h: int, w: int) -> int:
+    """Return how many of the picture's border pixels (``_border``) lie inside the box."""
+    inner = max(0, min(rows.stop, h - 1) - max(rows.start, 1))  # rows strictly between first and last
+    width = cols.stop - cols.start
+    return width * ((rows.start == 0) + (rows.stop == h)) + inner * ((cols.start == 0) + (cols.stop == w))
+
+
+def _flat_background_digit(image: np.ndarray) -> np.ndarray | None:
+    """Return ``to_mnist`` of a checked grey or RGBA array drawn on one flat background; None otherwise.
+
+    None means "not that simple" (uneven light, ink covering half the picture, a colour photo, a
+    decision too close to call): the caller takes the ordinary route, which also raises the errors.
+    """
+    h, w = image.shape[:2]
+    if (image.ndim == 3 and image.shape[2] != 4) or max(h, w) > WORK_SIDE:
+        return None
+    key, outside = (image, image[0, 0]) if image.ndim == 2 else (image[..., 3], 0)
+    block = math.ceil(max(h, w) / GRID)  # background_map's blocks: their minima stay exact
+    box = _drawing_box(key, outside, block)
+    if box is None or (box[0].stop - box[0].start) * (box[1].stop - box[1].start) == h * w:
+        return None
+    rows, cols = box
+    step = _sample_step(h * w)
+
+    def sampled(region: np.ndarray) -> np.ndarray:  # the box's part of _sample(whole picture)
+        return region[-rows.start % step :: step, -cols.start % step :: step]
+
+    scale = _unit_scale(image)  # checks every pixel, as to_grey does
+    if image.ndim == 2:  # to_grey
+        grey = np.multiply(image[rows, cols], scale, dtype=np.float32)
+        shade = float(np.multiply(outside, scale, dtype=np.float32))
+    else:  # to_grey and _composite, with alpha 0 outside the box
+        grey = _luma(image[rows, cols], scale)
+        alpha = np.multiply(image[rows, cols, 3], scale, dtype=np.float32)
+        painted = sampled(grey)[sampled(alpha) >= min(0.5, float(alpha.max()))]
+        lo, hi = _percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
+        if hi - lo > 0.25:
+            return None  # a painted background of its own: the outside is not black ink-free paper
+        stroke = float((alpha.astype(np.float64) * grey).sum() / alpha.sum(dtype=np.float64))
+        if abs(stroke - 0.5) < 1e-4:
+            return None  # _composite's float32 sums might round the other way
+        shade = 1.0 if stroke < 0.5 else 0.0
+        grey -= shade
+        grey *= alpha
+        grey += shade
+    n_border = 2 * w + 2 * (h - 2)
+    if n_border - _border_count(rows, cols, h, w) <= n_border // 2:
+        return None  # the border's median is not the background's shade
+    # ink_bright: the border's median is ``shade``; compare the picture's mean with it
+    mean = (grey.sum(dtype=np.float64) + shade * (h * w - grey.size)) / (h * w)
+    if abs(mean - shade) < 1e-5:
+        return None  # too close to call with grey.mean()'s float32 rounding
+    ink, shade = (1 - grey, 1 - shade) if mean < shade else (grey, shade)
+    if shade != 0:
+        return None  # the background is not black: background_map would model it
+    # background_map: black unless a block and its 8 neighbours all have ink in every pixel
+    padded, extra = ink, (-ink.shape[0] % block, -ink.shape[1] % block)
+    if any(extra):  # only at the picture's bottom or right edge, padded as background_map pads
+        padded = np.pad(ink, ((0, extra[0]), (0, extra[1])), mode="edge")
+    bh, bw = padded.shape[0] // block, padded.shape[1] // block
+    minima = np.zeros((math.ceil(h / block), math.ceil(w / block)), dtype=np.float32)
+    top, left = rows.start // block, cols.start // block
+    minima[top : top + bh, left : left + bw] = padded.reshape(bh, block, bw, block).min(axis=(1, 3))
+    if minima.any() and _min3x3(minima).any():  # strokes seldom fill a block: skip the 3x3 then
+        return None
+    # remove_background: 0 fills more than half of the sample, so background and floor are 0
+    sample = sampled(ink)
+    n_sample = len(range(0, h, step)) * len(range(0, w, step))
+    if n_sample - sample.size + np.count_nonzero(sample == 0) <= n_sample // 2:
+        return None
+    above = sample[sample > 0]
+    if above.size < 100:
+        above = ink[ink > 0]
+    cleaned = _rescale(ink, 0.0, above)
+    # Rows and columns outside the box are empty: the crop and everything after it are the same.
+    return center_digit(crop_to_ink(cleaned))[1]
+
+
 def to_mnist(
     image: ImageInput, return_steps: bool = False
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -507,8 +627,13 @@ def to_mnist(
     InvalidImageError for input that is not a usable image and BlankImageError when it holds
     no ink; both are ValueErrors.
     """
+    array = _checked_array(image)
+    if not return_steps:  # the steps are for showing: they come from the ordinary route
+        fast = _flat_background_digit(array)
+        if fast is not None:
+            return fast
     steps: dict[str, np.ndarray] = {}
-    steps["grey"] = to_grey(image)
+    steps["grey"] = _grey_of(array)
     steps["ink"] = ink_bright(steps["grey"])
     steps["cleaned"] = remove_background(steps["ink"])
     steps["cropped"] = crop_to_ink(steps["cleaned"])

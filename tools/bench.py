@@ -3,6 +3,7 @@
     python -m tools.bench              # everything (about 8 minutes on 2 CPU cores)
     python -m tools.bench --quick      # one seed, no `best` recipe
     python -m tools.bench --pad        # only the drawing pad: one reading, rendered
+    python -m tools.bench --predict    # only predict(): now beside today's pipeline, one thread
     python -m tools.bench_look_inside  # notebook 05's computations and plots
 
 Every figure is measured in this one process on this one machine, baseline included, so the
@@ -12,11 +13,14 @@ ratios mean something even on a noisy machine. Prints a report; returns nothing 
 from __future__ import annotations
 
 import argparse
+import functools
 import statistics
 import time
 from dataclasses import replace
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
@@ -24,10 +28,11 @@ from mnistlib.checkpoints import SHIPPED_MODELS, load_shipped
 from mnistlib.data import DATA_DIR, ensure_mnist, load_mnist
 from mnistlib.evaluate import accuracy, predict_proba
 from mnistlib.models import ImprovedMNISTNet, build_model
-from mnistlib.preprocess import MNIST_MEAN, MNIST_STD
+from mnistlib.predict import predict
+from mnistlib.preprocess import MNIST_MEAN, MNIST_STD, to_mnist
 from mnistlib.runtime import bf16_supported, seed_everything
 from mnistlib.train import RECIPES, fit
-from tools import canvas_testset
+from tools import canvas_testset, reference_pipeline
 from tools.timing import time_calls
 
 THRESHOLDS = (0.990, 0.993, 0.995)
@@ -151,6 +156,40 @@ def best_section(train_data, test_data) -> None:
     print(f"  ensemble of 3: {ensemble_acc:.2%}, {sum(r['seconds'] for r in best):.0f} s of training in all")
 
 
+def predict_section(rounds: int = 9, calls: int = 40) -> None:
+    """Print predict()'s median time on one thread beside today's pipeline, interleaved in rounds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # one core: what one reading costs, whatever else the machine does
+    snapshot = canvas_testset.canvas_snapshot()
+    inputs = {
+        "280x280 RGBA numpy snapshot": snapshot,
+        "280x280 PIL RGBA image": Image.fromarray(snapshot, "RGBA"),
+        "28x28 float array": to_mnist(snapshot),
+    }
+    print(f"  one thread, median of {rounds} rounds x {calls} calls, today and now alternating")
+    for name in SHIPPED_MODELS:
+        model = load_shipped(name)
+        worst = max(
+            float(
+                np.abs(
+                    predict(model, image).probabilities - reference_pipeline.predict(model, image)[0]
+                ).max()
+            )
+            for image in inputs.values()
+        )
+        medians: dict[tuple[str, str], list[float]] = {(k, w): [] for k in inputs for w in ("today", "now")}
+        for _ in range(rounds):  # interleaved, so that both see the same load
+            for key, image in inputs.items():
+                for which, fn in (("today", reference_pipeline.predict), ("now", predict)):
+                    timing = time_calls(functools.partial(fn, model, image), calls, warmup=5)
+                    medians[(key, which)].append(timing.median)
+        print(f"  {name} (largest difference in the probabilities: {worst:.1e})")
+        for key in inputs:
+            today, now = (1000 * statistics.median(medians[(key, w)]) for w in ("today", "now"))
+            print(f"    {key:28s} today {today:6.3f} ms   now {now:6.3f} ms   {today / now:4.1f}x faster")
+    torch.set_num_threads(threads)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print the report."""
     parser = argparse.ArgumentParser(
@@ -159,9 +198,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="one seed and no `best` recipe")
     parser.add_argument("--baseline-epochs", type=int, default=3)
     parser.add_argument("--pad", action="store_true", help="only time the drawing pad's readings")
+    parser.add_argument("--predict", action="store_true", help="only time predict() against today's pipeline")
     args = parser.parse_args(argv)
     if args.pad:
         pad_benchmark()
+        return
+    if args.predict:
+        print("== predict(): one image to probabilities, today's pipeline (58927d3) vs now")
+        predict_section()
         return
     seeds = [0] if args.quick else [0, 1, 2]
     ensure_mnist()
@@ -178,6 +222,9 @@ def main(argv: list[str] | None = None) -> None:
     print("\n== batch-1 inference latency (one model call, median)")
     for name in SHIPPED_MODELS:
         print(f"  shipped {name}: {latency_ms(load_shipped(name)):.3f} ms")
+
+    print("\n== predict(): one image to probabilities, today's pipeline (58927d3) vs now")
+    predict_section()
 
     print("\n== real-world input: canvas-like digits redrawn from the MNIST test split")
     model = load_shipped("cnn")

@@ -1,0 +1,139 @@
+"""predict()'s fast route gives today's answers: tools/reference_pipeline.py, every step on the whole picture."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mnistlib import preprocess
+from mnistlib.look_inside import render_text, scribble
+from mnistlib.predict import predict
+from tools import reference_pipeline
+from tools.canvas_testset import POLARITIES, STROKES, Style, draw_digit
+
+
+def _png(image: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _varied_inputs(digits: torch.Tensor) -> list:
+    """Drawings of many sizes, places, pens and colours, in every form predict() takes."""
+    rng = np.random.default_rng(13)
+    images = []
+    for i in range(120):
+        style = Style(str(rng.choice(STROKES)), str(rng.choice(POLARITIES)), "rgba")
+        canvas = (280, 280) if i % 2 else tuple(int(s) for s in rng.integers(64, 500, size=2))
+        rgba = draw_digit(digits[i].numpy(), rng, style, canvas=canvas)
+        images.append(rgba)  # a canvas snapshot: strokes on transparency
+        images.append(
+            [
+                Image.fromarray(rgba, "RGBA"),
+                np.ascontiguousarray(rgba[..., 3]),  # the pad's own raster: white on black
+                np.ascontiguousarray(255 - rgba[..., 3]),  # dark on light grey
+                draw_digit(digits[i].numpy(), rng, Style(style.stroke, style.polarity, "rgb")),
+                _png(rgba),  # an upload
+                np.ascontiguousarray(rgba[..., 3]).astype(np.float32) / 255,
+            ][i % 6]
+        )
+    for i in range(120, 160):
+        images += [digits[i].numpy(), digits[i].numpy().astype(np.float32) / 255]  # 28x28, as MNIST
+    images += [scribble(s, num_strokes=1 + s % 4) for s in range(10)]
+    images += [render_text(ch) for ch in "A7x%"]
+    mask = np.zeros((120, 90), dtype=bool)
+    mask[30:90, 40:50] = True  # a 0/1 mask of a "1"
+    images += [mask, mask.astype(np.uint16) * 65535]
+    big = np.zeros((280, 280), np.uint8)
+    big[20:260, 20:260] = 255  # ink over most of the picture: the ordinary route
+    big[60:220, 60:220] = 0
+    lit = np.linspace(0.5, 0.9, 200, dtype=np.float32)[None, :] * np.ones((200, 1), np.float32)
+    lit[60:140, 95:105] = 0.05  # a dark stroke on unevenly lit paper: the ordinary route
+    images += [big, lit]
+    return images
+
+
+@pytest.fixture(scope="module")
+def varied(mnist_train) -> list:
+    return _varied_inputs(mnist_train[0])
+
+
+def test_preprocessing_equals_todays(varied):
+    fast = 0
+    for image in varied:
+        expected = reference_pipeline.to_mnist(image)
+        np.testing.assert_allclose(preprocess.to_mnist(image), expected, rtol=0, atol=1e-5)
+        fast += preprocess._flat_background_digit(preprocess._checked_array(image)) is not None
+    # The fast route must really be taken for the drawings, or this test compares nothing new.
+    assert fast >= 0.7 * len(varied)
+    assert fast < len(varied)  # and the ordinary route for the rest
+
+
+def test_predict_equals_todays(varied, shipped_cnn, shipped_mlp):
+    for model in (shipped_cnn, shipped_mlp):
+        for image in varied:
+            probabilities, model_input = reference_pipeline.predict(model, image)
+            pred = predict(model, image)
+            np.testing.assert_allclose(pred.probabilities, probabilities, rtol=0, atol=1e-5)
+            np.testing.assert_allclose(pred.model_input, model_input, rtol=0, atol=1e-5)
+            assert pred.digit == int(probabilities.argmax())
+
+
+def _rejected_inputs() -> list:
+    transparent = np.zeros((280, 280, 4), np.uint8)
+    transparent[..., :3] = 255  # white, but fully transparent
+    faint = np.zeros((280, 280, 4), np.uint8)
+    faint[100:120, 100:120] = (10, 10, 10, 3)  # almost nothing drawn
+    speck = np.zeros((280, 280), np.uint8)
+    speck[140, 140] = 4  # one faint pixel on black
+    nan = np.zeros((28, 28), np.float32)
+    nan[5, 5] = np.nan
+    return [
+        transparent,
+        faint,
+        speck,
+        Image.fromarray(faint, "RGBA"),
+        np.full((280, 280), 7, np.uint8),  # one shade everywhere
+        np.zeros((280, 280), np.uint8),
+        np.full((28, 28), 0.5, np.float32),
+        np.zeros((4, 4), np.uint8),
+        nan,
+        np.zeros((28, 28, 2), np.uint8),
+        np.full((30, 30), -1, np.int16),
+        np.zeros((28, 28), dtype=complex),
+        "not/a/file.png",
+        b"not an image",
+        _png(transparent),
+    ]
+
+
+@pytest.mark.parametrize("index", range(len(_rejected_inputs())))
+def test_rejected_inputs_raise_todays_error(index, shipped_cnn):
+    image = _rejected_inputs()[index]
+    with pytest.raises(ValueError) as expected:
+        reference_pipeline.predict(shipped_cnn, image)
+    assert expected.type in (preprocess.BlankImageError, preprocess.InvalidImageError)
+    with pytest.raises(expected.type) as raised:
+        predict(shipped_cnn, image)
+
+    def message(info: pytest.ExceptionInfo) -> str:
+        return re.sub(r"0x[0-9a-f]+", "0x", str(info.value))  # Pillow names object addresses
+
+    assert message(raised) == message(expected)
+
+
+def test_a_model_in_training_mode_is_read_in_eval_mode_and_left_training(shipped_cnn, digits):
+    image = digits[0].numpy()
+    expected, _ = reference_pipeline.predict(shipped_cnn, image)
+    shipped_cnn.classifier.train()  # one part left training, the rest in eval mode
+    try:
+        pred = predict(shipped_cnn, image)
+        assert shipped_cnn.classifier.training is False  # as eval_mode has always left it
+    finally:
+        shipped_cnn.eval()
+    np.testing.assert_allclose(pred.probabilities, expected, rtol=0, atol=1e-5)
