@@ -9,9 +9,12 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch import nn
 
 from mnistlib import preprocess
+from mnistlib.folded_cnn import folded_forward
 from mnistlib.look_inside import render_text, scribble
+from mnistlib.models import build_model
 from mnistlib.predict import predict
 from tools import reference_pipeline
 from tools.canvas_testset import POLARITIES, STROKES, Style, draw_digit
@@ -127,13 +130,65 @@ def test_rejected_inputs_raise_todays_error(index, shipped_cnn):
     assert message(raised) == message(expected)
 
 
-def test_a_model_in_training_mode_is_read_in_eval_mode_and_left_training(shipped_cnn, digits):
+def test_a_model_partly_in_training_mode_is_read_in_eval_mode(shipped_cnn, shipped_mlp, digits):
     image = digits[0].numpy()
-    expected, _ = reference_pipeline.predict(shipped_cnn, image)
-    shipped_cnn.classifier.train()  # one part left training, the rest in eval mode
-    try:
-        pred = predict(shipped_cnn, image)
-        assert shipped_cnn.classifier.training is False  # as eval_mode has always left it
-    finally:
-        shipped_cnn.eval()
-    np.testing.assert_allclose(pred.probabilities, expected, rtol=0, atol=1e-5)
+    for model, part in ((shipped_cnn, shipped_cnn.classifier), (shipped_mlp, shipped_mlp.fc1)):
+        expected, _ = reference_pipeline.predict(model, image)
+        part.train()  # one part left training (dropout, BatchNorm), the rest in eval mode
+        try:
+            pred = predict(model, image)
+        finally:
+            model.eval()
+        np.testing.assert_allclose(pred.probabilities, expected, rtol=0, atol=1e-5)
+
+
+def test_folded_cnn_follows_every_change_to_the_model(digits):
+    torch.manual_seed(0)
+    model = build_model("cnn").eval()
+    x = digits[0].view(1, 1, 28, 28)
+    changes = [
+        lambda: model.features[0][0].weight.data.mul_(1.5),  # an optimiser step: weights in place
+        lambda: model.features[1][2].running_mean.add_(0.3),  # BatchNorm statistics of a training batch
+        lambda: model.load_state_dict(build_model("cnn").state_dict()),  # new weights copied in
+        lambda: model.train()(torch.rand(8, 1, 28, 28)) is model.eval(),  # BatchNorm statistics, no step
+        lambda: setattr(model.classifier[5], "bias", nn.Parameter(torch.ones(10))),  # a replaced tensor
+    ]
+    with torch.no_grad():
+        for change in changes:
+            folded = folded_forward(model)
+            assert folded is not None
+            torch.testing.assert_close(folded(x), model(x), rtol=0, atol=1e-5)
+            change()
+            assert not torch.allclose(folded(x), model(x), atol=1e-5)  # the old fold is stale...
+            torch.testing.assert_close(
+                folded_forward(model)(x), model(x), rtol=0, atol=1e-5
+            )  # ...and rebuilt
+
+
+def test_predict_during_training_reads_the_current_weights(digits):
+    torch.manual_seed(0)
+    model = build_model("cnn")
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    batch, labels = torch.stack(digits).unsqueeze(1), torch.arange(5)
+    image = digits[1].numpy()
+    for _ in range(3):
+        model.train()
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(batch), labels).backward()
+        optimizer.step()
+        expected, _ = reference_pipeline.predict(model, image)
+        assert model.training  # reference_pipeline.predict put it back in training mode
+        np.testing.assert_allclose(predict(model, image).probabilities, expected, rtol=0, atol=1e-5)
+
+
+def test_folded_cnn_is_not_used_where_it_would_differ():
+    model = build_model("cnn").eval()
+    handle = model.features[0][0].register_forward_hook(lambda *args: None)
+    assert folded_forward(model) is None  # a watched layer must really run
+    handle.remove()
+    assert folded_forward(model) is not None
+    with torch.no_grad():
+        model.features[0][2].weight[0] = -1.0  # a negative BatchNorm scale does not commute with max-pool
+    assert folded_forward(model) is None
+    assert folded_forward(build_model("mlp_improved")) is None
+    assert folded_forward(build_model("cnn").to(torch.float64)) is None
