@@ -51,22 +51,24 @@ lab: setup
 	$(VENV)/bin/jupyter lab notebooks/
 
 # The students' app (app/app.ipynb, the pad only) with a warm pool of kernels: one per student who
-# may open the page at once, e.g. `make app STUDENTS=30` before class (or APP_POOL=...). The pool,
-# culling of idle kernels and the page template live in app/config/voila.py, which reads APP_POOL.
+# may open the page at once plus spares for reloads (one per 10 students, at least 2), e.g.
+# `make app STUDENTS=30` before class warms 33 (APP_POOL=N sets the pool itself). The pool, its
+# refills, culling of idle kernels and the page template live in app/config/voila.py.
 # `make app COLLECT=1` adds collect mode (notebook 06's class handwriting).
 # `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once.
 STUDENTS ?= 4
-APP_POOL ?= $(STUDENTS)
+APP_POOL ?=
 BROWSERS ?= 1
 DELAY_MS ?= 0
 COLLECT ?= 0
+app classroom: export APP_STUDENTS := $(STUDENTS)
 app classroom: export APP_POOL := $(APP_POOL)
 
 app: setup
 	APP_COLLECT=$(COLLECT) $(VENV)/bin/voila app/app.ipynb --Voila.config_file_paths=app/config
 
 classroom: setup-dev
-	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) --pool $(APP_POOL) --delay-ms $(DELAY_MS)
+	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) --delay-ms $(DELAY_MS)
 
 bench: data setup-dev
 	$(PY) -m tools.bench

@@ -167,7 +167,18 @@ def make_app_flags(makefile: Path = REPO_ROOT / "Makefile") -> list[str]:
     lines = makefile.read_text().splitlines()
     recipe = lines[lines.index(next(line for line in lines if line.startswith("app:"))) + 1]
     words = shlex.split(recipe)
-    return words[next(i for i, w in enumerate(words) if w.endswith(".ipynb")) + 1 :]
+    flags = words[next(i for i, w in enumerate(words) if w.endswith(".ipynb")) + 1 :]
+    # make runs the recipe from the repo root: its relative paths (app/config) are resolved against it,
+    # so a pytest started from any directory serves the app the same way.
+    return [_absolute_flag(flag, makefile.parent) for flag in flags]
+
+
+def _absolute_flag(flag: str, root: Path) -> str:
+    """Return ``--name=value`` with a relative path value made absolute against ``root``; others unchanged."""
+    name, sep, value = flag.partition("=")
+    if sep and value and not Path(value).is_absolute() and (root / value).exists():
+        return f"{name}={root / value}"
+    return flag
 
 
 def voila_args(notebook: Path, port: int, token: str) -> list[str]:

@@ -7,9 +7,13 @@ screenshot to test-artifacts/ and names it in its message.
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextlib
+import datetime
 import os
 import signal
+import sys
 import time
 from pathlib import Path
 
@@ -31,6 +35,9 @@ from nbclient import NotebookClient
 from playwright.sync_api import sync_playwright
 
 from mnistlib.paths import REPO_ROOT
+
+sys.path.insert(0, str(REPO_ROOT / "app" / "config"))
+import app_pool  # app/config/app_pool.py, imported as app/config/voila.py imports it
 
 APP = REPO_ROOT / "app" / "app.ipynb"
 RELOAD_MESSAGE = '.mnist-pad .mnist-message [data-kind="reload"]'
@@ -82,14 +89,9 @@ def playwright():
 
 @pytest.fixture(scope="module")
 def app_page(playwright, tmp_path_factory):
-    """The app served as `make app` serves it (from the repo root, as make does), open in Chromium."""
-    cwd = os.getcwd()
-    os.chdir(REPO_ROOT)  # the Makefile's --Voila.config_file_paths=app/config is relative to it
-    try:
-        server_cm = voila_server(APP, tmp_path_factory.mktemp("app-home"))
-        server = server_cm.__enter__()
-    finally:
-        os.chdir(cwd)
+    """The app served as `make app` serves it, open in Chromium (from any directory pytest runs in)."""
+    server_cm = voila_server(APP, tmp_path_factory.mktemp("app-home"))
+    server = server_cm.__enter__()
     context = None
     try:
         context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
@@ -151,7 +153,6 @@ def test_a_culled_kernel_says_reload(playwright, tmp_path, monkeypatch):
     # Its own server, culling a kernel after 15 idle seconds (looking every 2 s), even with its page open.
     monkeypatch.setenv("APP_CULL_IDLE", "15")
     monkeypatch.setenv("APP_CULL_INTERVAL", "2")
-    monkeypatch.chdir(REPO_ROOT)
     with voila_server(APP, tmp_path / "home") as server:
         context = launch_chromium(playwright, tmp_path / "chromium")
         page = context.pages[0] if context.pages else context.new_page()
@@ -164,3 +165,112 @@ def test_a_culled_kernel_says_reload(playwright, tmp_path, monkeypatch):
                 assert "Culling" in server.log_tail(), "the kernel went away, but not by culling"
         finally:
             context.close()
+
+
+# ---- the pool: its size for a class, and refills one at a time while the class is quiet ------------
+
+NB = "app.ipynb"
+
+
+class FakeVoilaPool:
+    """The part of Voila's VoilaKernelManager that serial_refill builds on: a pool of kernel-start tasks.
+
+    A "kernel" takes ``run`` s to run the notebook; it records how many run at once and when each began.
+    """
+
+    def __init__(self, size: int, run: float = 0.05) -> None:
+        self.size, self.run, self.running, self.most_at_once, self.began = size, run, 0, 0, []
+        self.last_kernel_activity = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=1)
+        self._pools: dict[str, list] = {}
+        self.fill_if_needed()
+
+    def fill_if_needed(self) -> None:
+        pool = self._pools.setdefault(NB, [])
+        while len(pool) < self.size:  # Voila queues every missing kernel at once
+            pool.append(asyncio.ensure_future(self._initialize(NB)))
+
+    async def _initialize(self, notebook_path: str, kernel_id: str | None = None, **kwargs) -> dict:
+        self.running += 1
+        self.most_at_once = max(self.most_at_once, self.running)
+        self.began.append(time.monotonic())
+
+        async def notebook() -> None:
+            await asyncio.sleep(self.run)
+            self.running -= 1
+
+        return {"task": asyncio.ensure_future(notebook()), "kernel_id": f"k{len(self.began)}"}
+
+    async def get_rendered_notebook(self, notebook_name: str, **kwargs) -> dict:
+        content = await self._pools[notebook_name].pop(0)
+        self.fill_if_needed()
+        return content
+
+    def touch(self) -> None:
+        """A kernel sent a message (a student draws)."""
+        self.last_kernel_activity = datetime.datetime.now(datetime.timezone.utc)
+
+
+Pool = app_pool.serial_refill(FakeVoilaPool, quiet=0.4, poll=0.02)
+
+
+def run(scenario):
+    """Run the coroutine function ``scenario`` in its own thread's event loop (Playwright's holds this one)."""
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        return thread.submit(asyncio.run, scenario()).result()
+
+
+def test_the_pool_holds_the_class_and_spares_for_reloads():
+    assert [app_pool.pool_size(n) for n in (0, 1, 10, 11, 30)] == [0, 3, 12, 13, 33]
+    with pytest.raises(ValueError, match="STUDENTS"):
+        app_pool.pool_size(-1)
+
+
+def test_the_first_fill_starts_kernels_one_at_a_time_without_waiting_for_quiet():
+    async def scenario() -> FakeVoilaPool:
+        manager = Pool(size=4)
+        manager.touch()  # activity does not hold back the first fill: nobody draws yet
+        await asyncio.wait_for(asyncio.gather(*manager._pools[NB]), 2)
+        await asyncio.sleep(0.1)
+        return manager
+
+    manager = run(scenario)
+    assert len(manager.began) == 4
+    assert manager.most_at_once == 1, "kernels of the first fill ran the notebook at the same time"
+
+
+def test_a_refill_waits_until_the_class_stops_drawing():
+    async def scenario() -> tuple[float, float]:
+        manager = Pool(size=2)
+        await asyncio.gather(*manager._pools[NB])
+        taken = time.monotonic()
+        await manager.get_rendered_notebook(NB)
+        stop_drawing = taken + 1.0
+        while time.monotonic() < stop_drawing:  # a student draws: a message every 50 ms
+            manager.touch()
+            await asyncio.sleep(0.05)
+        await asyncio.wait_for(manager._pools[NB][-1], 2)
+        return manager.began[-1] - taken, stop_drawing - taken
+
+    refill_after, drawing_for = run(scenario)
+    assert refill_after >= drawing_for + 0.3, f"the refill started {refill_after:.2f} s in, while drawing"
+    assert refill_after < drawing_for + 1.0, f"the refill waited {refill_after:.2f} s, long after drawing"
+
+
+def test_a_page_that_takes_a_refill_not_started_yet_does_not_wait_for_quiet():
+    async def scenario() -> float:
+        manager = Pool(size=1)
+        await asyncio.gather(*manager._pools[NB])
+        await manager.get_rendered_notebook(NB)  # the pool now holds a refill waiting for quiet
+        manager.touch()
+        drawing = asyncio.ensure_future(draw_forever(manager))
+        start = time.monotonic()
+        await asyncio.wait_for(manager.get_rendered_notebook(NB), 2)  # a reload, while others draw
+        drawing.cancel()
+        return time.monotonic() - start
+
+    async def draw_forever(manager: FakeVoilaPool) -> None:
+        while True:
+            manager.touch()
+            await asyncio.sleep(0.05)
+
+    assert run(scenario) < 0.3, "the page waited for the class to stop drawing"

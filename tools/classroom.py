@@ -1,11 +1,11 @@
 """Classroom load benchmark for the students' app: N students open `make app`'s page at once and draw.
 
     python tools/classroom.py --students 30 --browsers 3        # or: make classroom STUDENTS=30 BROWSERS=3
-    python tools/classroom.py --students 5 --browsers 1 --delay-ms 100 --pool 5
+    python tools/classroom.py --students 5 --browsers 1 --delay-ms 100 --pool 7
 
 A benchmark, not a test: it prints figures and fails only when it cannot run. It starts Voila on
-127.0.0.1 as `make app` does (app/config/voila.py, a pool of ``--pool`` warm kernels), waits for the
-pool to be warm, as a teacher would start the server before class, then lets every student in at once:
+127.0.0.1 as `make app` does (app/config/voila.py, a pool of ``--pool`` warm kernels: by default
+`make app STUDENTS=N`'s, N plus spares), waits for the pool to be warm, as a teacher would start the server before class, then lets every student in at once:
 
 * light students (N - K) speak the app's own protocol, as a load generator: they GET the page, take
   the kernel id and widget ids from it and the kernel, connect to ``/api/kernels/<id>/channels``,
@@ -51,6 +51,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_NOTEBOOK = REPO_ROOT / "app" / "app.ipynb"
 APP_CONFIG = REPO_ROOT / "app" / "config"
+sys.path.insert(0, str(APP_CONFIG))
+import app_pool  # app/config/app_pool.py: the pool size `make app STUDENTS=N` uses
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -633,26 +636,28 @@ async def browser_student(
 # ---- the run ------------------------------------------------------------------------------------
 
 
-async def sample_memory(pid: int, samples: list[float], stop: asyncio.Event) -> None:
-    """Record the server's and its kernels' PSS every 2 s until ``stop`` is set."""
+async def sample_memory(pid: int, samples: list[float], kernels: list[int], stop: asyncio.Event) -> None:
+    """Record the server's and its kernels' PSS, and how many kernels run, every 2 s until ``stop`` is set."""
     while not stop.is_set():
         samples.append(pss_mb(descendants(pid)))
+        kernels.append(len(kernel_pids(pid)))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 2)
 
 
 async def run_class(
     args: argparse.Namespace, server: subprocess.Popen, base: str, token: str
-) -> tuple[list[Student], list[float]]:
-    """Let every student in at once; return what each saw and the memory samples."""
+) -> tuple[list[Student], list[float], list[int]]:
+    """Let every student in at once; return what each saw, the memory samples and the kernel counts."""
     rng = random.Random(args.seed)
     plans = [[rng.randrange(10) for _ in range(args.digits)] for _ in range(args.students)]
     samples: list[float] = []
+    kernels: list[int] = []
     stop = asyncio.Event()
     from tornado.httpclient import AsyncHTTPClient
 
     AsyncHTTPClient.configure(None, max_clients=args.students + 10)  # all students at once, not 10 by 10
-    sampler = asyncio.create_task(sample_memory(server.pid, samples, stop))
+    sampler = asyncio.create_task(sample_memory(server.pid, samples, kernels, stop))
     browser = playwright = None
     try:
         if args.browsers:
@@ -687,11 +692,16 @@ async def run_class(
             await browser.close()
         if playwright is not None:
             await playwright.stop()
-    return students, samples
+    return students, samples, kernels
 
 
 def report(
-    students: list[Student], samples: list[float], baseline: float, args: argparse.Namespace, warm: float
+    students: list[Student],
+    samples: list[float],
+    kernels: list[int],
+    baseline: float,
+    args: argparse.Namespace,
+    warm: float,
 ) -> None:
     """Print the figures, one block per kind of student."""
     print(
@@ -703,6 +713,10 @@ def report(
     print(
         f"server + kernels while drawing: peak {peak:.0f} MB PSS = {peak / args.students:.0f} MB per student "
         "(browsers excluded)"
+    )
+    # Refills (kernels started to replace the ones taken) compete with the class for the CPU.
+    print(
+        f"kernels while drawing: up to {max(kernels, default=0)} (pool {args.pool}: more means refills ran)"
     )
     for kind in ("light", "browser"):
         group = [s for s in students if s.kind == kind]
@@ -732,7 +746,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=5, help="students opening the page at once")
     parser.add_argument("--browsers", type=int, default=1, help="how many of them use a real Chromium page")
-    parser.add_argument("--pool", type=int, default=None, help="warm kernels (default: one per student)")
+    parser.add_argument(
+        "--pool", type=int, default=None, help="warm kernels (default: one per student and spares)"
+    )
     parser.add_argument("--delay-ms", type=float, default=0.0, help="network round-trip delay to add")
     parser.add_argument("--digits", type=int, default=3, help="digits each student draws")
     # Bounds: warming, then the class, then clean-up stay under 5 minutes in all.
@@ -742,7 +758,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     args.browsers = min(args.browsers, args.students)
-    args.pool = args.students if args.pool is None else args.pool
+    args.pool = app_pool.pool_size(args.students) if args.pool is None else args.pool
     if args.students < 1 or args.digits < 1:
         parser.error("--students and --digits must be at least 1")
     if args.browsers and not Path(CHROMIUM).exists():
@@ -779,8 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 groups.append(proxy)
                 time.sleep(1)
                 base = f"127.0.0.1:{proxy_port}"
-            students, samples = asyncio.run(run_class(args, server, base, token))
-            report(students, samples, baseline, args, warm)
+            students, samples, kernels = asyncio.run(run_class(args, server, base, token))
+            report(students, samples, kernels, baseline, args, warm)
         except RuntimeError as exc:
             print(f"classroom: {exc}", file=sys.stderr)
             return 2

@@ -4,9 +4,14 @@
 ``--Voila.config_file_paths=app/config``, so every way of serving the app reads this one file.
 Environment variables size it (the Makefile sets them from ``STUDENTS=`` / ``APP_POOL=``):
 
-* ``APP_POOL``: kernels started and run through the app notebook before anyone opens the page
-  (Voila's preheated kernels). A student's page takes one at once; Voila then starts a replacement
-  ``APP_REFILL_DELAY`` seconds later (default 1). 0 turns the pool off (every page then starts its own kernel).
+* ``APP_STUDENTS``: the class's size. The pool then holds one kernel per student and a few spares
+  for reloads (app/config/app_pool.py: one per 10 students, at least 2; 30 students -> 33 kernels).
+* ``APP_POOL``: the pool's size itself, if set (it wins over ``APP_STUDENTS``); 0 turns the pool off
+  (every page then starts its own kernel). Without either, a pool of 1.
+* A pool kernel is started and run through the app notebook before anyone opens the page (Voila's
+  preheated kernels). A student's page takes one at once. Its replacement starts at least
+  ``APP_REFILL_DELAY`` s later (default 1), one kernel at a time, and only once no kernel has been
+  active for ``APP_REFILL_QUIET`` s (default 5): not while the class draws (app_pool.serial_refill).
 * ``APP_CULL_IDLE``: seconds without any kernel activity after which a kernel is shut down, even
   with its page still open (the page then says "reload the page"). Pooled kernels are never culled.
 """
@@ -20,16 +25,21 @@ from pathlib import Path
 c = get_config()  # noqa: F821 - traitlets defines get_config() when it runs a config file
 
 APP_DIR = Path(__file__).resolve().parents[1]
-POOL = int(os.environ.get("APP_POOL", "1"))
+sys.path.insert(0, str(APP_DIR / "config"))
+import app_pool  # next to this file, found through the line above
+
+STUDENTS = os.environ.get("APP_STUDENTS", "")
+POOL = int(os.environ.get("APP_POOL") or (app_pool.pool_size(int(STUDENTS)) if STUDENTS else 1))
 CULL_IDLE = int(os.environ.get("APP_CULL_IDLE", "1200"))  # s: 20 minutes, longer than a lesson's pause
 CULL_INTERVAL = int(os.environ.get("APP_CULL_INTERVAL", "60"))  # s between two looks for idle kernels
 
 c.VoilaConfiguration.preheat_kernel = POOL > 0
 c.VoilaConfiguration.default_pool_size = max(POOL, 0)
-# Voila refills the pool this long after each page takes a kernel. Keep it short: a page that comes
-# while a refill waits is given that refill and waits with it (60 s made a reload take 60 s). Thirty
-# refills right after a class opens the page do slow the first readings (tools/classroom.py).
+# Voila queues a refill this long after each page takes a kernel; app_pool.serial_refill then runs
+# the queued refills one by one, in a quiet moment. A page that comes when only queued refills are
+# left takes one, which then starts at once.
 c.VoilaKernelManager.fill_delay = float(os.environ.get("APP_REFILL_DELAY", "1"))
+REFILL_QUIET = float(os.environ.get("APP_REFILL_QUIET", "5"))
 c.VoilaConfiguration.theme = "light"
 c.VoilaConfiguration.show_tracebacks = True  # the teacher sees what broke; the app has no code to hide
 # The page template: Voila's lab template plus a watcher that tells the student to reload the page
@@ -60,6 +70,20 @@ for name, value in {
 # standalone Voila (`make app`): a hub's Jupyter servers read this file too, and their kernels are
 # their own. APP_FORK=0 starts ordinary kernels.
 STANDALONE = Path(sys.argv[0]).name == "voila" or Path(sys.argv[0]).parent.name == "voila"
+if STANDALONE and POOL > 0:
+    # Voila builds its pooled kernel manager class when it starts, after this file has run: wrap the
+    # builder so that the class it builds refills one kernel at a time, when quiet.
+    import voila.app
+
+    build_manager = voila.app.voila_kernel_manager_factory
+
+    def serial_refill_factory(base, preheat_kernel, *args, **kwargs):
+        """Voila's kernel manager class, with app_pool's serial refills when the pool is on."""
+        built = build_manager(base, preheat_kernel, *args, **kwargs)
+        return app_pool.serial_refill(built, quiet=REFILL_QUIET) if preheat_kernel else built
+
+    voila.app.voila_kernel_manager_factory = serial_refill_factory
+
 if STANDALONE and os.environ.get("APP_FORK", "1") == "1":
     FORK_DIR = APP_DIR / "fork"
     TEMPLATE = Path(tempfile.gettempdir()) / f"mnist-kernel-template-{os.getpid()}.sock"

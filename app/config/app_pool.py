@@ -1,0 +1,84 @@
+"""The app's kernel pool: how big it is for a class, and refills that wait until the class is quiet.
+
+Voila's own pool refills one kernel per page taken, ``fill_delay`` seconds later, all at once: right
+after a class of 30 opens the page, 30 kernels run the app notebook while the students draw their
+first digits (readings then took 4-15 s). Here the pool holds the whole class and a few spares
+(:func:`pool_size`), so nobody needs a refill during the lesson, and refills (:func:`serial_refill`):
+
+* start one kernel at a time, each after the previous one has run the app notebook;
+* once the first page has been taken, wait until no kernel has been active for ``quiet`` seconds
+  (students drawing keep kernels active), unless a page is already waiting for that very kernel:
+  Voila counts a refill not yet started as part of the pool, and a page that comes when only such
+  refills are left takes one and must not wait for the class to pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import math
+
+
+def spares(students: int) -> int:
+    """Return the kernels kept beyond one per student: one per 10 students, at least 2 (for reloads)."""
+    return max(2, math.ceil(students / 10))
+
+
+def pool_size(students: int) -> int:
+    """Return the warm kernels for a class of ``students``: one each plus :func:`spares`; 0 for none."""
+    if students < 0:
+        raise ValueError(f"a class has 0 or more students, not {students}: set STUDENTS=N (e.g. 30)")
+    return students + spares(students) if students else 0
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+def serial_refill(base: type, quiet: float = 5.0, poll: float = 0.25) -> type:
+    """Return a subclass of Voila's pooled kernel manager ``base`` whose refills run one at a time, when quiet.
+
+    ``base`` is what voila.voila_kernel_manager.voila_kernel_manager_factory returns with preheated
+    kernels on; it keeps every other behaviour (culling, restarts, shutting down).
+    """
+
+    class SerialRefillKernelManager(base):
+        """Voila's kernel pool, refilled one kernel at a time while the class is quiet."""
+
+        def __init__(self, **kwargs) -> None:
+            self._refill_lock = asyncio.Lock()
+            self._pages_taken = 0
+            self._waiting_pages = 0  # pages that took a refill not started yet: it starts at once
+            super().__init__(**kwargs)
+
+        async def get_rendered_notebook(self, notebook_name: str, *args, **kwargs):
+            """Give a page the oldest kernel of the pool, as Voila does, noting if it still has to start."""
+            pool = self._pools.get(notebook_name) or []
+            if pool and not pool[0].done():
+                self._waiting_pages += 1
+            self._pages_taken += 1
+            return await super().get_rendered_notebook(notebook_name, *args, **kwargs)
+
+        async def _wait_for_quiet(self) -> None:
+            """Return once no kernel has been active for ``quiet`` s, or a page waits for this refill."""
+            while self._pages_taken:
+                if self._waiting_pages:
+                    self._waiting_pages -= 1
+                    return
+                idle = (_now() - self.last_kernel_activity).total_seconds()
+                if idle >= quiet:
+                    return
+                await asyncio.sleep(min(poll, quiet - idle))
+
+        async def _initialize(self, notebook_path: str, kernel_id: str | None = None, **kwargs) -> dict:
+            """Start a pool kernel and run the app notebook in it, one kernel at a time."""
+            if kernel_id is not None:  # a restarted kernel re-runs the notebook at once: a page waits for it
+                return await super()._initialize(notebook_path, kernel_id, **kwargs)
+            async with self._refill_lock:  # FIFO: kernels join the pool in the order Voila queued them
+                await self._wait_for_quiet()
+                content = await super()._initialize(notebook_path, None, **kwargs)
+                # The next one starts after this one has run the notebook (or failed: Voila reports it).
+                await asyncio.wait([content["task"]])
+                return content
+
+    return SerialRefillKernelManager
