@@ -7,9 +7,11 @@ In a SmallCNN's blocks a 2x2 max-pool sits between the convolution and its Batch
 scale commutes with taking a maximum, so the fold holds there too (a negative one does not: such a
 model gets None). The folded pass returns the same logits up to float32 rounding.
 
-``folded_forward(model)`` builds the pass once and rebuilds it whenever any weight or statistic
-differs from the copy it was built from (an optimiser step, a training batch's BatchNorm update,
-``load_state_dict``, a replaced tensor): a model being trained is never read with stale weights.
+``folded_forward(model)`` builds the pass once and rebuilds it whenever a weight or statistic has
+changed: an optimiser step, a training batch's BatchNorm update, ``load_state_dict`` and any other
+in-place change bump PyTorch's version counters, and a replaced tensor is another object. So a
+model being trained is never read with stale weights. (Writes through ``tensor.data`` bypass the
+counters, as they bypass autograd: after one, call ``load_state_dict`` or any in-place op.)
 Models with hooks (someone watching a layer), other layouts, dtypes or devices get None: the
 caller calls the model itself.
 """
@@ -28,29 +30,28 @@ from torch.nn.utils.fusion import fuse_conv_bn_weights, fuse_linear_bn_weights
 from mnistlib.models import SmallCNN
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
-# model -> (copies of the tensors it was folded from, the folded pass or None)
+# model -> (the tensors it was folded from and their versions, the folded pass or None)
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _state(model: nn.Module) -> list[torch.Tensor]:
-    """Return every parameter and buffer of ``model``: what a fold is computed from."""
-    return [*model.parameters(), *model.buffers()]
-
-
-def _unchanged(saved: list[torch.Tensor], state: list[torch.Tensor]) -> bool:
-    """Return True if ``state`` holds exactly the values ``saved`` copied."""
-    # Compared by value: BatchNorm's running statistics and writes through ``.data`` change a
-    # tensor without bumping its version counter. About 150,000 numbers: a small part of a call.
-    return len(saved) == len(state) and all(
-        a.shape == b.shape and a.dtype == b.dtype and torch.equal(a, b) for a, b in zip(saved, state)
-    )
-
-
-def _hooked(model: nn.Module) -> bool:
-    """Return True if any forward hook would expect the real layers to run."""
+def _state(model: nn.Module) -> tuple[tuple[torch.Tensor, int], ...] | None:
+    """Return every parameter and buffer with its in-place version counter; None if a layer has hooks."""
+    # BatchNorm updates its running statistics without bumping their counters, but it bumps its
+    # num_batches_tracked, which is here too. The tensors themselves are kept: an id can be reused.
     if module_globals._global_forward_hooks or module_globals._global_forward_pre_hooks:
-        return True
-    return any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+        return None
+    state = []
+    for layer in model.modules():
+        if layer._forward_hooks or layer._forward_pre_hooks:
+            return None  # someone watches this layer (feature maps): the real layers must run
+        state += [
+            (t, t._version) for t in (*layer._parameters.values(), *layer._buffers.values()) if t is not None
+        ]
+    return tuple(state)
+
+
+def _unchanged(saved: tuple, state: tuple) -> bool:
+    return len(saved) == len(state) and all(t is u and v == w for (t, v), (u, w) in zip(saved, state))
 
 
 @torch.no_grad()
@@ -106,14 +107,12 @@ def _fold(model: SmallCNN) -> Forward | None:
 
 def folded_forward(model: nn.Module) -> Forward | None:
     """Return an up-to-date folded eval-mode forward pass of a SmallCNN on the CPU; None for anything else."""
-    if type(model) is not SmallCNN or _hooked(model):
+    state = _state(model) if type(model) is SmallCNN else None
+    if state is None:
         return None
-    state = _state(model)
     cached = _CACHE.get(model)
     if cached is not None and _unchanged(cached[0], state):
         return cached[1]
-    with torch.no_grad():
-        saved = [t.detach().clone() for t in state]
     forward = _fold(model)
-    _CACHE[model] = (saved, forward)
+    _CACHE[model] = (state, forward)
     return forward

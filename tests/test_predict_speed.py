@@ -147,7 +147,7 @@ def test_folded_cnn_follows_every_change_to_the_model(digits):
     model = build_model("cnn").eval()
     x = digits[0].view(1, 1, 28, 28)
     changes = [
-        lambda: model.features[0][0].weight.data.mul_(1.5),  # an optimiser step: weights in place
+        lambda: model.features[0][0].weight.mul_(1.5),  # an optimiser step: weights in place
         lambda: model.features[1][2].running_mean.add_(0.3),  # BatchNorm statistics of a training batch
         lambda: model.load_state_dict(build_model("cnn").state_dict()),  # new weights copied in
         lambda: model.train()(torch.rand(8, 1, 28, 28)) is model.eval(),  # BatchNorm statistics, no step
