@@ -253,6 +253,11 @@ def kernel_pids(server_pid: int) -> list[int]:
     return found
 
 
+def cpu_split(server_pid: int) -> tuple[float, float]:
+    """Return the CPU s used so far by the server process and by its kernels (the living ones)."""
+    return cpu_seconds(server_pid), sum(cpu_seconds(pid) for pid in kernel_pids(server_pid))
+
+
 def wait_for_warm_pool(server: subprocess.Popen, pool: int, timeout: float, log: Path) -> float:
     """Wait until ``pool`` kernels run and none has used CPU for 2 s (the app notebook has run in them).
 
@@ -647,8 +652,11 @@ async def sample_memory(pid: int, samples: list[float], kernels: list[int], stop
 
 async def run_class(
     args: argparse.Namespace, server: subprocess.Popen, base: str, token: str
-) -> tuple[list[Student], list[float], list[int]]:
-    """Let every student in at once; return what each saw, the memory samples and the kernel counts."""
+) -> tuple[list[Student], list[float], list[int], tuple[float, float, float]]:
+    """Let every student in at once; return what each saw, memory samples, kernel counts, CPU used.
+
+    The CPU used is (server s, kernels s, class's wall-clock s).
+    """
     rng = random.Random(args.seed)
     plans = [[rng.randrange(10) for _ in range(args.digits)] for _ in range(args.students)]
     samples: list[float] = []
@@ -658,6 +666,7 @@ async def run_class(
 
     AsyncHTTPClient.configure(None, max_clients=args.students + 10)  # all students at once, not 10 by 10
     sampler = asyncio.create_task(sample_memory(server.pid, samples, kernels, stop))
+    cpu_before, start = cpu_split(server.pid), time.monotonic()
     browser = playwright = None
     try:
         if args.browsers:
@@ -678,6 +687,7 @@ async def run_class(
         ]
         # The whole class is bounded too: a student still drawing then counts as a failure.
         await asyncio.wait(tasks, timeout=args.class_timeout)
+        cpu_after, wall = cpu_split(server.pid), time.monotonic() - start
         students = []
         for kind, task in zip(kinds, tasks, strict=True):
             if task.done():
@@ -692,13 +702,15 @@ async def run_class(
             await browser.close()
         if playwright is not None:
             await playwright.stop()
-    return students, samples, kernels
+    cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1], wall)
+    return students, samples, kernels, cpu
 
 
 def report(
     students: list[Student],
     samples: list[float],
     kernels: list[int],
+    cpu: tuple[float, float, float],
     baseline: float,
     args: argparse.Namespace,
     warm: float,
@@ -717,6 +729,12 @@ def report(
     # Refills (kernels started to replace the ones taken) compete with the class for the CPU.
     print(
         f"kernels while drawing: up to {max(kernels, default=0)} (pool {args.pool}: more means refills ran)"
+    )
+    # Where the 2 cores went: a server or kernels near the machine's core count explain slow readings.
+    server_cpu, kernel_cpu, wall = cpu
+    print(
+        f"CPU during the class ({wall:.0f} s): server {server_cpu:.0f} s = {server_cpu / wall:.2f} cores, "
+        f"kernels {kernel_cpu:.0f} s = {kernel_cpu / wall:.2f} cores ({os.cpu_count()} on this machine)"
     )
     for kind in ("light", "browser"):
         group = [s for s in students if s.kind == kind]
@@ -795,8 +813,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 groups.append(proxy)
                 time.sleep(1)
                 base = f"127.0.0.1:{proxy_port}"
-            students, samples, kernels = asyncio.run(run_class(args, server, base, token))
-            report(students, samples, kernels, baseline, args, warm)
+            students, samples, kernels, cpu = asyncio.run(run_class(args, server, base, token))
+            report(students, samples, kernels, cpu, baseline, args, warm)
         except RuntimeError as exc:
             print(f"classroom: {exc}", file=sys.stderr)
             return 2
