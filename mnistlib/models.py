@@ -177,9 +177,11 @@ class ModelSpec:
         return {self.name: self.recipe, **self.more_recipes}
 
 
-_CNN_RECIPE = Recipe(
-    num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1, augment=0.5
-)
+# No label smoothing: with 0.1 every clear digit read about 91 % sure and never more (issue 13);
+# without it the median confidence on correct test digits is ~99.998 % and ECE (15 bins) ~0.1 %.
+# Pen-width augmentation (Recipe.stroke) helps thick drawn strokes a little but cost ~0.1 % of MNIST
+# accuracy in 5 epochs (measured, seed 0: 99.46 % against 99.55 %), so it is off here.
+_CNN_RECIPE = Recipe(num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, augment=0.5)
 _ORIGINAL_MLP_RECIPE = Recipe(
     num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False
 )
@@ -202,8 +204,7 @@ MODELS: dict[str, ModelSpec] = {
                     batch_size=256,
                     lr=6e-3,
                     weight_decay=5e-4,
-                    augment=1.0,
-                    label_smoothing=0.1,
+                    augment=1.0,  # no label smoothing either: the same honest confidence as "cnn"
                 )
             },
         ),

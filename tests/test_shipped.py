@@ -34,3 +34,28 @@ def test_default_model_is_the_cnn_and_good():
     model = checkpoints.load_model()
     assert model.checkpoint_metadata["architecture"] == "cnn"
     assert model.checkpoint_metadata["test_acc"] >= 0.995
+
+
+def test_default_model_is_sure_when_right_and_calibrated():
+    # Issue 13: a clear digit reads 99 % sure or more, and confidence means what it says.
+    model = checkpoints.load_model()
+    X, y = data.load_mnist("test")
+    probs = evaluate.predict_proba(model, X)
+    confidence, predicted = probs.max(1)
+    assert confidence[predicted == y].median() >= 0.99
+    assert evaluate.expected_calibration_error(probs, y, num_bins=15) <= 0.01
+    assert (confidence[predicted != y] > 0.9).any()  # notebook 04's exercise: find a wrong reading above 90 %
+
+
+def test_model_card_shows_the_reliability_figures_the_checkpoint_records():
+    meta = checkpoints.load_model().checkpoint_metadata
+    figures = meta["reliability"]
+    card = (MODELS_DIR / "README.md").read_text()
+    for key in (
+        "median_confidence_correct",
+        "ece15",
+        "canvas_acc",
+        "canvas_by_stroke/thick",
+        "unsure_scribbles",
+    ):
+        assert f"{figures[key] * 100:.2f} %" in card, key
