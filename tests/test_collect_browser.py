@@ -62,16 +62,23 @@ def collect_notebook(folder) -> str:
 
 
 @pytest.fixture(scope="module")
+def playwright():
+    """One Playwright for the module: a second sync_playwright() inside a running one is refused."""
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
 def class_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("class")
 
 
 @pytest.fixture(scope="module")
-def page(class_dir, tmp_path_factory):
+def page(class_dir, playwright, tmp_path_factory):
     """The collect-mode pad open in JupyterLab, its kernel saving into ``class_dir``."""
     served = copy_notebooks(tmp_path_factory.mktemp("served") / "notebooks")
     name = collect_notebook(served)
-    with pytest.MonkeyPatch.context() as mp, sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MNISTLIB_CLASS_DIR", str(class_dir))  # the served kernels inherit the environment
         with lab_server(served, tmp_path_factory.mktemp("lab-home")) as server:
             context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-collect"))
@@ -180,7 +187,7 @@ def test_the_student_can_pick_the_label_instead(page, class_dir):
 
 
 @pytest.fixture(scope="module")
-def app_page(tmp_path_factory):
+def app_page(playwright, tmp_path_factory):
     """The students' app with ``DrawingPad(collect=True)``, served as `make app` serves it, saving into a temp folder."""
     app = nbformat.read(REPO_ROOT / "app" / "app.ipynb", as_version=4)
     code = next(c for c in app.cells if c.cell_type == "code")
@@ -189,7 +196,7 @@ def app_page(tmp_path_factory):
     folder = tmp_path_factory.mktemp("app")
     nbformat.write(app, folder / "app.ipynb")
     class_folder = tmp_path_factory.mktemp("app-class")
-    with pytest.MonkeyPatch.context() as mp, sync_playwright() as playwright:
+    with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MNISTLIB_CLASS_DIR", str(class_folder))
         with voila_server(folder / "app.ipynb", tmp_path_factory.mktemp("voila-home")) as server:
             context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
