@@ -253,9 +253,18 @@ def kernel_pids(server_pid: int) -> list[int]:
     return found
 
 
-def cpu_split(server_pid: int) -> tuple[float, float]:
-    """Return the CPU s used so far by the server process and by its kernels (the living ones)."""
-    return cpu_seconds(server_pid), sum(cpu_seconds(pid) for pid in kernel_pids(server_pid))
+def cpu_split(server_pid: int) -> tuple[float, float, float]:
+    """Return the CPU s used so far by the server process, its kernels, and this benchmark's side.
+
+    This benchmark's side is this process (the light students) and its other children (Chromium).
+    """
+    server_side = set(descendants(server_pid))
+    ours = [pid for pid in descendants(os.getpid()) if pid not in server_side]
+    return (
+        cpu_seconds(server_pid),
+        sum(cpu_seconds(pid) for pid in kernel_pids(server_pid)),
+        sum(cpu_seconds(pid) for pid in ours),
+    )
 
 
 def wait_for_warm_pool(server: subprocess.Popen, pool: int, timeout: float, log: Path) -> float:
@@ -652,10 +661,10 @@ async def sample_memory(pid: int, samples: list[float], kernels: list[int], stop
 
 async def run_class(
     args: argparse.Namespace, server: subprocess.Popen, base: str, token: str
-) -> tuple[list[Student], list[float], list[int], tuple[float, float, float]]:
+) -> tuple[list[Student], list[float], list[int], tuple[float, ...]]:
     """Let every student in at once; return what each saw, memory samples, kernel counts, CPU used.
 
-    The CPU used is (server s, kernels s, class's wall-clock s).
+    The CPU used is (server s, kernels s, students' side s, class's wall-clock s).
     """
     rng = random.Random(args.seed)
     plans = [[rng.randrange(10) for _ in range(args.digits)] for _ in range(args.students)]
@@ -702,7 +711,7 @@ async def run_class(
             await browser.close()
         if playwright is not None:
             await playwright.stop()
-    cpu = (cpu_after[0] - cpu_before[0], cpu_after[1] - cpu_before[1], wall)
+    cpu = (*(after - before for after, before in zip(cpu_after, cpu_before, strict=True)), wall)
     return students, samples, kernels, cpu
 
 
@@ -710,7 +719,7 @@ def report(
     students: list[Student],
     samples: list[float],
     kernels: list[int],
-    cpu: tuple[float, float, float],
+    cpu: tuple[float, ...],
     baseline: float,
     args: argparse.Namespace,
     warm: float,
@@ -731,10 +740,12 @@ def report(
         f"kernels while drawing: up to {max(kernels, default=0)} (pool {args.pool}: more means refills ran)"
     )
     # Where the 2 cores went: a server or kernels near the machine's core count explain slow readings.
-    server_cpu, kernel_cpu, wall = cpu
+    # The students' side (light clients, Chromium) shares the machine here, unlike in a real class.
+    server_cpu, kernel_cpu, students_cpu, wall = cpu
     print(
         f"CPU during the class ({wall:.0f} s): server {server_cpu:.0f} s = {server_cpu / wall:.2f} cores, "
-        f"kernels {kernel_cpu:.0f} s = {kernel_cpu / wall:.2f} cores ({os.cpu_count()} on this machine)"
+        f"kernels {kernel_cpu:.0f} s = {kernel_cpu / wall:.2f} cores, students' side (light clients + "
+        f"Chromium) {students_cpu:.0f} s = {students_cpu / wall:.2f} cores ({os.cpu_count()} on this machine)"
     )
     for kind in ("light", "browser"):
         group = [s for s in students if s.kind == kind]
