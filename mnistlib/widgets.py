@@ -1,11 +1,11 @@
 """The drawing pad: draw a digit (mouse, finger or stylus) or upload a picture and watch a model read it.
 
-The only module that imports ipycanvas and ipywidgets. It wires plain-Python parts together:
-``mnistlib.drawing`` keeps the strokes and decides when a live reading is due, ``mnistlib.panels``
-renders the HTML panels, and ``mnistlib.predict`` reads the digit. ``PadView`` is what is on the
-page; ``DrawingPad`` adds what happens when the student draws, clicks or uploads. In collect mode
-(``DrawingPad(collect=True)``) a ``mnistlib.collect.Collector`` asks for digits and saves drawings in
-the class store.
+With ``mnistlib.collect_view`` the only modules that import ipycanvas and ipywidgets. It wires
+plain-Python parts together: ``mnistlib.drawing`` keeps the strokes and decides when a live reading
+is due, ``mnistlib.panels`` renders the HTML panels, and ``mnistlib.predict`` reads the digit.
+``PadView`` is what is on the page; ``DrawingPad`` adds the pad's state and actions (clear, undo,
+read, save) and ``PadEvents`` routes what the student draws, clicks or uploads to them. Collect mode (``DrawingPad(collect=True)``) adds ``mnistlib.collect_view``'s controls,
+behind which a ``mnistlib.collect.Collector`` asks for digits and saves drawings in the class store.
 """
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from torch import nn
 import mnistlib
 from mnistlib.checkpoints import CheckpointError, ModelShelf, model_choices
 from mnistlib.classset import ClassSet
-from mnistlib.collect import ASK, PICK, Collector, SaveOutcome
+from mnistlib.collect import Collector, SaveOutcome
+from mnistlib.collect_view import CollectControls, CollectView, make_collector
 from mnistlib.drawing import (
     BRUSH_WIDTH,
     LIVE_INTERVAL,
@@ -43,7 +44,6 @@ from mnistlib.panels import (
     caption_html,
     message_html,
     png_bytes,
-    prompt_html,
     reading_html,
     reading_state,
     step_caption_html,
@@ -80,9 +80,8 @@ def steps_widget(steps: Sequence[tuple[str, np.ndarray]], size: int = 120) -> wi
 class PadView(widgets.VBox):
     """What the pad puts on the page: canvas, buttons, model menu, reading, bars and the model's input.
 
-    ``collect=True`` adds collect mode's controls: the prompt above the canvas, a Save button, the
-    choice between being asked a digit and picking it, the label picker and (``nicknames=True``)
-    a nickname field.
+    ``collect=True`` adds collect mode's ``CollectView`` (its widgets are attributes of the view too:
+    ``prompt``, ``save_button``, ``mode_toggle``, ``label_picker``, ``nickname``).
     """
 
     def __init__(self, model_labels: Sequence[str], collect: bool = False, nicknames: bool = False) -> None:
@@ -116,9 +115,11 @@ class PadView(widgets.VBox):
             layout=widgets.Layout(width=_px(MODEL_VIEW_SIZE)),
         )
         self.steps = widgets.HBox(layout=widgets.Layout(display="none"))
-        self.collecting = collect
-        if collect:
-            self._collect_controls(nicknames)
+        self.collect_view = CollectView(nicknames) if collect else None
+        if self.collect_view is not None:
+            v = self.collect_view
+            self.prompt, self.save_button, self.mode_toggle = v.prompt, v.save_button, v.mode_toggle
+            self.label_picker, self.nickname = v.label_picker, v.nickname
         for widget, css in [
             (self.reading, "mnist-reading"),
             (self.bars, "mnist-bars-panel"),
@@ -132,45 +133,14 @@ class PadView(widgets.VBox):
         )
         self.add_class("mnist-pad")
 
-    def _collect_controls(self, nicknames: bool) -> None:
-        """Make collect mode's controls; the pad's handlers fill them in."""
-        self.prompt = widgets.HTML(prompt_html("", None, ASK), layout=widgets.Layout(width="100%"))
-        self.prompt.add_class("mnist-prompt")
-        self.save_button = widgets.Button(
-            description="Save",
-            icon="save",
-            button_style="success",
-            tooltip="Save the drawing and its label in the class's collection",
-            layout=widgets.Layout(width=_px(PAD_SIZE)),
-        )
-        self.mode_toggle = widgets.ToggleButtons(
-            options=[("Ask me", ASK), ("I pick", PICK)],
-            tooltips=["The pad names the digit to draw", "You pick the digit you drew"],
-            layout=widgets.Layout(width=_px(PAD_SIZE + 4)),
-        )
-        self.mode_toggle.style.button_width = "134px"
-        self.label_picker = widgets.ToggleButtons(
-            options=[str(d) for d in range(10)],
-            value=None,
-            layout=widgets.Layout(width=_px(PAD_SIZE + 4), display="none"),
-        )
-        self.label_picker.style.button_width = "24px"
-        self.label_picker.add_class("mnist-label-picker")
-        self.nickname = widgets.Text(
-            description="Nickname",
-            placeholder="optional",
-            layout=widgets.Layout(width=_px(PAD_SIZE), display="flex" if nicknames else "none"),
-        )
-        self.nickname.style.description_width = "70px"
-
     def _row(self) -> widgets.HBox:
         """Lay out the pad's three columns: drawing and controls, reading and bars, the model's input."""
         column = widgets.Layout(width=_px(PAD_SIZE + 4))
         buttons = widgets.HBox([self.clear_button, self.undo_button, self.upload], layout=column)
         controls = [self.canvas, buttons, self.model_menu, self.message]
-        if self.collecting:
-            collect = [self.save_button, self.mode_toggle, self.label_picker, self.nickname]
-            controls = [self.prompt, self.canvas, buttons, *collect, self.model_menu, self.message]
+        if self.collect_view is not None:
+            v = self.collect_view
+            controls = [v.prompt, self.canvas, buttons, *v.below, self.model_menu, self.message]
         left = widgets.VBox(controls, layout=column)
         middle = widgets.VBox([self.reading, self.bars], layout=widgets.Layout(width="240px"))
         caption = widgets.HTML(caption_html("What the model sees<br>28 x 28 pixels"))
@@ -256,8 +226,7 @@ class PadView(widgets.VBox):
 
     def show_prompt(self, text: str, digit: int | None, mode: str) -> None:
         """Show collect mode's prompt; in pick mode, the label picker under the Save button."""
-        self.prompt.value = prompt_html(text, digit, mode)
-        self.label_picker.layout.display = "flex" if mode == PICK else "none"
+        self.collect_view.show_prompt(text, digit, mode)
 
 
 class DrawingPad(PadView):
@@ -294,38 +263,16 @@ class DrawingPad(PadView):
         self._upload: tuple[str, bytes, np.ndarray] | None = None  # (name, file bytes, preview) when shown
         offered = {} if model is None else {"This notebook's model": model}
         self.models = ModelShelf({**offered, **(model_choices() if choices is None else choices)})
-        self.collector: Collector | None = None  # collect mode's state, None when the pad only reads
-        if collect:
-            class_store = store if store is None or isinstance(store, ClassSet) else ClassSet(store)
-            self.collector = Collector(
-                class_store, mode=ASK if ask else PICK, allow_nicknames=allow_nicknames
-            )
+        # Collect mode's state, None when the pad only reads.
+        self.collector: Collector | None = make_collector(store, ask, allow_nicknames) if collect else None
         nicknames = self.collector is not None and self.collector.nicknames_shown()
         super().__init__(self.models.labels, collect=collect, nicknames=nicknames)
-        self._connect()
-        self._model_label = self.model_menu.value
-        self.model = self.models.load(self._model_label)
+        self.events = PadEvents(self)
+        self.model = self.models.load(self.model_menu.value)
         self.redraw()
+        self._collect: CollectControls | None = None
         if self.collector is not None:
-            self.mode_toggle.value = self.collector.mode
-            self._show_prompt()
-
-    def _connect(self) -> None:
-        """Route the canvas's, the buttons' and the menus' events to the pad's handlers."""
-        self.canvas.on_client_ready(self._on_client_ready)
-        self.on_pointer(self._pointer_down, self._pointer_move, self._pointer_up)
-        self.clear_button.on_click(lambda _: self.clear())
-        self.undo_button.on_click(lambda _: self.undo())
-        self.upload.observe(self._on_upload, "value")
-        self.model_menu.observe(self._on_model_change, "value")
-        self.steps_toggle.observe(
-            lambda change: self.toggle_steps(change["new"], self.current_image()), "value"
-        )
-        if self.collector is not None:
-            self.save_button.on_click(lambda _: self.save())
-            self.mode_toggle.observe(self._on_collect_mode, "value")
-            self.label_picker.observe(self._on_label_pick, "value")
-            self.nickname.observe(lambda change: setattr(self.collector, "nickname", change["new"]), "value")
+            self._collect = CollectControls(self, self.collect_view, self.collector)
 
     def __repr__(self) -> str:
         # The default repr lists every child widget (PNG bytes included): too long for a notebook.
@@ -389,25 +336,9 @@ class DrawingPad(PadView):
         pad, no label picked, a locked, damaged, read-only or full store) the message line says so
         and the drawing stays on the pad, to save again later.
         """
-        if self.collector is None:
+        if self._collect is None:
             raise RuntimeError("This pad does not collect drawings: make it with DrawingPad(collect=True).")
-        drawing = self._upload[1] if self._upload is not None else self.strokes
-        prediction = None
-        if self.current_image() is not None:
-            try:  # read again exactly what is saved: the reading shown may be a live one
-                prediction = mnistlib.predict(self.model, self.current_image())
-            except Exception:  # noqa: BLE001 - a drawing the model cannot read is saved without a reading
-                prediction = None
-        try:
-            outcome = self.collector.save(drawing, prediction, model_name=self.model_menu.value)
-        except Exception as exc:  # noqa: BLE001 - nothing that goes wrong in a save may break the pad
-            outcome = SaveOutcome("error", f"Not saved ({type(exc).__name__}: {exc}).")
-        if outcome.kind == "saved":
-            self.clear()
-            self.label_picker.value = None  # pick mode: the next drawing gets its own label
-        self._show_prompt()
-        self.set_message(outcome.text, outcome.kind)
-        return outcome
+        return self._collect.save(self._upload[1] if self._upload is not None else self.strokes)
 
     def current_image(self) -> np.ndarray | bytes | None:
         """Return what the model reads now: the uploaded file's bytes, the rasterised strokes, or None."""
@@ -419,37 +350,6 @@ class DrawingPad(PadView):
         """Repaint the canvas from the kernel's copy of the strokes (or the upload)."""
         self.paint(self.strokes, None if self._upload is None else self._upload[2])
 
-    # ---- events ---------------------------------------------------------------------------------
-
-    def _on_client_ready(self) -> None:
-        # A new browser view (a reload, Voila) starts with a blank canvas and never got the commands
-        # sent before it connected. ipycanvas also remembers on the kernel side which canvas the
-        # browser draws on, and that memory is stale after a reload (ipycanvas#322): forget it so
-        # the next command names the canvas again.
-        self.canvas._canvas_manager._current_canvas = None
-        self.redraw()
-
-    def _pointer_down(self, x: float, y: float) -> None:
-        if self._upload is not None:  # drawing replaces a shown upload
-            self._upload = None
-            self.redraw()
-        self.set_message()
-        self.strokes.start(x, y)
-        self.canvas.fill_circle(x, y, self.strokes.brush / 2)
-
-    def _pointer_move(self, x: float, y: float) -> None:
-        previous = self.strokes.add(x, y)
-        if previous is None:
-            return
-        # Colour, width and round caps were set by redraw(), which every new browser view runs first.
-        self.canvas.stroke_line(*previous, x, y)
-        if self.throttle.due():
-            self.update()
-
-    def _pointer_up(self) -> None:
-        if self.strokes.end():
-            self.update()  # always read the finished stroke
-
     def _show(self, prediction: Any) -> None:
         self.prediction = prediction
         self.state = self.show_reading(
@@ -458,36 +358,76 @@ class DrawingPad(PadView):
         if self.steps_toggle.value and not self.strokes.drawing:
             self.show_steps(self.current_image())
 
-    def _show_prompt(self) -> None:
-        c = self.collector
-        self.show_prompt(c.prompt_text(), c.label, c.mode)
 
-    def _on_collect_mode(self, change: dict) -> None:
-        self.collector.mode = change["new"]
-        self.set_message()
-        self._show_prompt()
+class PadEvents:
+    """Routes what the browser sends to a DrawingPad: strokes, a new view, clicks, an upload, the menus."""
 
-    def _on_label_pick(self, change: dict) -> None:
-        self.collector.pick(None if change["new"] is None else int(change["new"]))
-        self._show_prompt()
+    def __init__(self, pad: DrawingPad) -> None:
+        self.pad = pad
+        self.model_label = pad.model_menu.value  # the model loaded last: a failed load goes back to it
+        pad.canvas.on_client_ready(self.client_ready)
+        pad.on_pointer(self.pointer_down, self.pointer_move, self.pointer_up)
+        pad.clear_button.on_click(lambda _: pad.clear())
+        pad.undo_button.on_click(lambda _: pad.undo())
+        pad.upload.observe(self.file_uploaded, "value")
+        pad.model_menu.observe(self.model_chosen, "value")
+        pad.steps_toggle.observe(lambda change: pad.toggle_steps(change["new"], pad.current_image()), "value")
 
-    def _on_upload(self, change: dict) -> None:
+    def client_ready(self) -> None:
+        """Repaint a new browser view of the canvas."""
+        # A new browser view (a reload, Voila) starts with a blank canvas and never got the commands
+        # sent before it connected. ipycanvas also remembers on the kernel side which canvas the
+        # browser draws on, and that memory is stale after a reload (ipycanvas#322): forget it so
+        # the next command names the canvas again.
+        self.pad.canvas._canvas_manager._current_canvas = None
+        self.pad.redraw()
+
+    def pointer_down(self, x: float, y: float) -> None:
+        """Start a stroke (drawing replaces a shown upload) and paint its first dot."""
+        pad = self.pad
+        if pad._upload is not None:
+            pad._upload = None
+            pad.redraw()
+        pad.set_message()
+        pad.strokes.start(x, y)
+        pad.canvas.fill_circle(x, y, pad.strokes.brush / 2)
+
+    def pointer_move(self, x: float, y: float) -> None:
+        """Extend the stroke on the canvas at once; read it live when the throttle says one is due."""
+        pad = self.pad
+        previous = pad.strokes.add(x, y)
+        if previous is None:
+            return
+        # Colour, width and round caps were set by redraw(), which every new browser view runs first.
+        pad.canvas.stroke_line(*previous, x, y)
+        if pad.throttle.due():
+            pad.update()
+
+    def pointer_up(self) -> None:
+        """End the stroke and always read the finished drawing."""
+        if self.pad.strokes.end():
+            self.pad.update()
+
+    def file_uploaded(self, change: dict) -> None:
+        """Read the file the upload button received."""
         files = change["new"]
         if not files:
             return  # our own reset below
         file = files[0]
-        self.read_file(file["name"], bytes(file["content"]))
-        self.upload.value = ()  # so that uploading the same file again fires again
+        self.pad.read_file(file["name"], bytes(file["content"]))
+        self.pad.upload.value = ()  # so that uploading the same file again fires again
 
-    def _on_model_change(self, change: dict) -> None:
-        if change["new"] == self._model_label:
+    def model_chosen(self, change: dict) -> None:
+        """Load the model picked in the menu; on a broken file, say so and go back to the one that works."""
+        pad, label = self.pad, change["new"]
+        if label == self.model_label:
             return  # our own revert after a failed load: keep its error message
         try:
-            model = self.models.load(change["new"])
+            model = pad.models.load(label)
         except CheckpointError as exc:
-            self.set_message(str(exc), "error")
-            self.model_menu.value = self._model_label  # back to the model that works
+            pad.set_message(str(exc), "error")
+            pad.model_menu.value = self.model_label
             return
-        self.model, self._model_label = model, change["new"]
-        self.set_message(f"Now reading with: {change['new']}{self.models.note(change['new'])}.")
-        self.update()
+        pad.model, self.model_label = model, label
+        pad.set_message(f"Now reading with: {label}{pad.models.note(label)}.")
+        pad.update()
