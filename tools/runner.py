@@ -2,11 +2,17 @@
 
 python -m tools.runner              # full mode: the real lessons
 MNISTLIB_SMOKE=1 python -m tools.runner   # smoke mode: fast, as CI runs them
+
+In full mode the seconds each lesson took go into notebooks/run_times.json (merged with the lessons not run
+this time), with the machine's cores and PyTorch's threads: notebook 00 and the teacher's guide quote it.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -16,6 +22,35 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+
+RUN_TIMES = NOTEBOOKS_DIR / "run_times.json"
+
+
+def smoke_mode() -> bool:
+    """Return True if MNISTLIB_SMOKE asks for smoke mode (the kernels inherit the variable)."""
+    return os.environ.get("MNISTLIB_SMOKE", "0").strip().lower() not in ("", "0", "false", "no")
+
+
+def torch_threads() -> int:
+    """Return the number of threads PyTorch computes with here (what a kernel started from here gets)."""
+    import torch  # only in full mode: importing it costs a second
+
+    return torch.get_num_threads()
+
+
+def record_run_times(seconds: dict[str, float], path: Path = RUN_TIMES) -> dict:
+    """Merge these notebooks' full-mode seconds into the run-times file; return what was written."""
+    times = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    times.update(
+        mode="full",
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        cores=len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        torch_threads=torch_threads(),
+    )
+    merged = {**times.get("seconds", {}), **{name: round(s, 1) for name, s in seconds.items()}}
+    times["seconds"] = dict(sorted(merged.items()))
+    path.write_text(json.dumps(times, indent=2) + "\n", encoding="utf-8")
+    return times
 
 
 def numbered_notebooks(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
@@ -44,10 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build", help="where executed copies go")
+    parser.add_argument(
+        "--times",
+        type=Path,
+        default=RUN_TIMES,
+        help="full mode: where the seconds of the notebooks that live next to this file are recorded",
+    )
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every numbered notebook")
     args = parser.parse_args(argv)
     paths = args.notebooks or numbered_notebooks()
     failed = []
+    seconds_taken = {}
     total = time.perf_counter()
     for i, path in enumerate(paths, 1):
         # Whole lines only: the kernel's own start-up messages may appear between them.
@@ -55,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         try:
             seconds = run_notebook(path, args.out)
             print(f"[{i}/{len(paths)}] {path.name}: ok ({seconds:.0f} s)", flush=True)
+            # Only the lessons themselves: a solution notebook or a copy elsewhere is not a lesson's time.
+            if path.resolve().parent == args.times.resolve().parent:
+                seconds_taken[path.name] = seconds
         except CellExecutionError as exc:
             failed.append(path.name)
             print(f"[{i}/{len(paths)}] {path.name}: FAILED", flush=True)
@@ -63,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(paths) - len(failed)} of {len(paths)} notebooks ran in {time.perf_counter() - total:.0f} s; "
         f"executed copies in {args.out}"
     )
+    if seconds_taken and not smoke_mode():
+        record_run_times(seconds_taken, args.times)
+        print(f"full-mode times of {len(seconds_taken)} notebooks recorded in {args.times}")
     if failed:
         print("failed: " + ", ".join(failed), file=sys.stderr)
     return 1 if failed else 0
