@@ -22,78 +22,42 @@ Every problem of the store itself (locked, damaged, read-only, full, unreachable
 ``ClassSetError``, whose message says what to do and whose ``kind`` names the problem. Nothing is
 ever half-written, and the same ``ClassSet`` works again as soon as the problem is gone, because
 each operation opens its own connection. Bad input (a label of 12, an empty drawing) raises
-ValueError instead.
+ValueError instead. The SQLite plumbing (connections, pragmas, transactions, retries, errors) lives
+in ``mnistlib.classdb``; this module is what a record holds and what a class set can do.
 """
 
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import math
 import os
-import random
 import re
 import secrets
 import shutil
 import sqlite3
 import tempfile
-import time
 import uuid as uuidlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
-from urllib.parse import quote
+from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
 
+# KINDS and ClassSetError are part of this module's API: users import them from here.
+from mnistlib.classdb import COLUMNS, KINDS, TIMEOUT, ClassSetError, StoreFile, utc_timestamp  # noqa: F401
 from mnistlib.paths import DATA_DIR, REPO_ROOT
 from mnistlib.preprocess import to_grey, to_mnist
 
-T = TypeVar("T")
-
 SAMPLE_CLASS = REPO_ROOT / "samples" / "sample_class.sqlite"  # drawn by tools/make_sample_class.py
 STORE_NAME = "class.sqlite"
-APPLICATION_ID = 0x4D4E4353  # "MNCS" in the file header: this file is a class store
-SCHEMA_VERSION = 1
-TIMEOUT = 10.0  # s a save waits for a busy store: 30 kernels' saves take well under a second in all
 ANONYMOUS = re.compile(r"anon-[0-9a-f]{8}")
 MAX_NICKNAME = 24
 MAX_POINTS = 100_000  # more points than any hand draws: refuse junk before it reaches the disk
-KINDS = ("locked", "read-only", "corrupt", "full", "unavailable")
-
-SCHEMA = """
-CREATE TABLE drawings (
-    id INTEGER PRIMARY KEY,        -- local to this file: what add() returns, shown in galleries
-    uuid TEXT NOT NULL UNIQUE,     -- the same in every store the record is merged into
-    label INTEGER NOT NULL CHECK (label BETWEEN 0 AND 9),
-    student TEXT NOT NULL,         -- anon-xxxxxxxx, one per pad, or a nickname if allowed
-    created TEXT NOT NULL,         -- UTC, ISO 8601
-    predicted INTEGER CHECK (predicted BETWEEN 0 AND 9),           -- the model's reading when saved
-    probabilities TEXT,            -- JSON list of 10 floats
-    model TEXT,                    -- which model read it
-    model_input BLOB NOT NULL CHECK (length(model_input) = 784),  -- uint8 28x28, ink bright
-    -- The big columns last: reading the ones above never follows a row's overflow pages.
-    raster BLOB NOT NULL,          -- PNG: the pad's raster, or the picture in grey
-    strokes TEXT                   -- JSON {"width", "height", "brush", "strokes": [[[x, y], ...], ...]}
-);
-CREATE INDEX drawings_student ON drawings (student);
-CREATE TABLE deleted (uuid TEXT PRIMARY KEY);  -- so that a merge does not bring deleted junk back
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-"""
-COLUMNS = "uuid, label, student, created, predicted, probabilities, model, model_input, raster, strokes"
-
-
-class ClassSetError(Exception):
-    """The class store cannot be used right now; ``kind`` is one of KINDS and the message says what to do."""
-
-    def __init__(self, message: str, kind: str, path: Path) -> None:
-        super().__init__(message)
-        self.kind, self.path = kind, path
 
 
 class ClassImages(NamedTuple):
@@ -159,58 +123,6 @@ def new_student_id() -> str:
 def sample_class() -> ClassSet:
     """Open the sample class set shipped with the project, read-only (300 drawings made by a script)."""
     return ClassSet(SAMPLE_CLASS, read_only=True)
-
-
-# ----------------------------------------------------------------------------- errors
-
-
-def _kind(exc: sqlite3.Error, path: Path) -> str:
-    """Name the store problem an sqlite3 error means (one of KINDS)."""
-    name = getattr(exc, "sqlite_errorname", None)  # SQLite's own result code, when it raised the error
-    if name is None:
-        return "unavailable"  # raised by this module: not a class store, or made by a newer mnistlib
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return "locked"
-    if name.startswith("SQLITE_READONLY") or (name.startswith("SQLITE_CANTOPEN") and _not_writable(path)):
-        return "read-only"
-    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-        return "corrupt"
-    if name == "SQLITE_FULL":
-        return "full"
-    return "unavailable"
-
-
-def _not_writable(path: Path) -> bool:
-    """Return True if the store file, or the folder it must be created in, may not be written."""
-    target = path if path.exists() else path.parent
-    return target.exists() and not os.access(target, os.W_OK)
-
-
-def _message(kind: str, path: Path, doing: str, detail: str, timeout: float, max_bytes: int | None) -> str:
-    """Return the message of a ClassSetError: what happened, then what the student and the teacher can do."""
-    what = {
-        "locked": f"busy: another program has kept it locked for more than {timeout:g} s",
-        "read-only": "read-only: this kernel may not write to it",
-        "corrupt": f"damaged ({detail})",
-        "full": "full: its disk has no space left"
-        + (f", or it reached its size limit of {max_bytes:,} bytes" if max_bytes else ""),
-        "unavailable": f"not usable ({detail})",
-    }[kind]
-    todo = {
-        "locked": "Try again in a moment: nothing was saved half-way. Teacher: close the program that "
-        "holds the file open (a database browser, a notebook stopped in the middle of a save).",
-        "read-only": "Tell the teacher: make the class folder and the file writable for the user the "
-        "kernels run as, or set MNISTLIB_CLASS_DIR to a writable folder.",
-        "corrupt": "Tell the teacher: rename the file aside and keep it (`sqlite3 FILE .recover` often "
-        "rescues its records; exports and merged stores hold copies); a new, empty store starts at the "
-        "next save.",
-        "full": "Tell the teacher: free space on the disk that holds the class folder"
-        + (" (or raise max_bytes)" if max_bytes else "")
-        + ", then try again: nothing was saved half-way.",
-        "unavailable": "Tell the teacher: check that MNISTLIB_CLASS_DIR (or the path given to ClassSet) "
-        "names a folder this kernel can reach, holding a class store or nothing.",
-    }[kind]
-    return f"Could not {doing}: the class store {path} is {what}. {todo}"
 
 
 # ----------------------------------------------------------------------------- record contents
@@ -319,18 +231,49 @@ def _reading(prediction: Any) -> tuple[int | None, str | None]:
 
 def _created(created: datetime | str | None) -> str:
     if created is None:
-        created = datetime.now(timezone.utc)
-    elif isinstance(created, str):
+        return utc_timestamp()
+    if isinstance(created, str):
         created = datetime.fromisoformat(created)
     if created.tzinfo is None:
         raise ValueError("The time must say its time zone, e.g. datetime.now(timezone.utc).")
-    return created.astimezone(timezone.utc).isoformat(timespec="milliseconds")
+    return utc_timestamp(created)
+
+
+def _record_row(
+    image_or_strokes: Any,
+    label: int,
+    student: str,
+    prediction: Any,
+    model_name: str | None,
+    canvas_size: tuple[int, int] | None,
+    brush: int | None,
+    created: datetime | str | None,
+    uuid: str | None,
+) -> tuple:
+    """Return the values of a new record in COLUMNS order, or raise ValueError for bad input (see ``add``)."""
+    predicted, probabilities = _reading(prediction)
+    record_uuid = str(uuidlib.UUID(uuid)) if uuid else str(uuidlib.uuid4())
+    when = _created(created)
+    strokes, raster, model_input = _drawing(image_or_strokes, canvas_size, brush)
+    values = {
+        "uuid": record_uuid,
+        "label": label,
+        "student": student,
+        "created": when,
+        "predicted": predicted,
+        "probabilities": probabilities,
+        "model": model_name,
+        "model_input": model_input.tobytes(),
+        "raster": _png(raster),
+        "strokes": strokes,
+    }
+    return tuple(values[name] for name in COLUMNS.split(", "))
 
 
 # ----------------------------------------------------------------------------- the store
 
 
-class ClassSet:
+class ClassSet(StoreFile):
     """A class's labelled drawings in one SQLite file (WAL mode) that many kernels may share.
 
     ``path``: the store file, or a folder holding ``class.sqlite``; by default the class folder
@@ -354,8 +297,7 @@ class ClassSet:
         path = class_dir() if path is None else Path(path).expanduser()
         if folder or path.is_dir() or path == class_dir():
             path = path / STORE_NAME
-        self.path = path.absolute()
-        self.read_only, self.timeout, self.max_bytes = read_only, timeout, max_bytes
+        super().__init__(path.absolute(), read_only, timeout, max_bytes)
         self.student = student or new_student_id()
 
     def __bool__(self) -> bool:
@@ -365,113 +307,6 @@ class ClassSet:
 
     def __repr__(self) -> str:
         return f"ClassSet({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
-
-    # ---- connections: one per operation, so a replaced or repaired file is seen at once
-
-    def _connect(self, write: bool, remaining: float, immutable: bool = False) -> sqlite3.Connection:
-        mode = "rwc" if write else "ro"
-        uri = f"file:{quote(str(self.path))}?mode={mode}" + ("&immutable=1" if immutable else "")
-        conn = sqlite3.connect(uri, uri=True, timeout=max(remaining, 0.001), isolation_level=None)
-        try:
-            if write:
-                # WAL: readers never block the writer, and a writer killed mid-save leaves only an
-                # uncommitted tail in the -wal file that every reader ignores. synchronous=FULL
-                # syncs the WAL at each commit, so a saved drawing also survives a power cut of the
-                # class server (NORMAL would keep it through any crash of a kernel, not the
-                # machine's); a save costs one fsync, negligible at a save every few seconds.
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                if self.max_bytes:
-                    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-                    conn.execute(f"PRAGMA max_page_count={max(1, self.max_bytes // page_size)}")
-            conn.execute("PRAGMA cell_size_check=ON")  # notice damaged pages when reading them
-        except BaseException:
-            conn.close()
-            raise
-        return conn
-
-    def _run(self, write: bool, doing: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
-        """Run ``fn`` in one transaction on a fresh connection; retry while busy; map errors to ClassSetError.
-
-        A write transaction is BEGIN IMMEDIATE: it takes the write lock first, so it never has to
-        upgrade a read lock, the one case in which SQLite reports "busy" without waiting. Reads of
-        a store that does not exist yet return ``empty`` and create nothing.
-        """
-        if write and self.read_only:
-            raise ClassSetError(
-                f"Could not {doing}: this ClassSet of {self.path} was opened with read_only=True, for "
-                "looking only. Open it with ClassSet(path) to change it (or copy a shipped sample first).",
-                "read-only",
-                self.path,
-            )
-        deadline = time.monotonic() + self.timeout
-        delay, immutable = 0.002, False
-        while True:
-            try:
-                if not write and not self.path.exists():
-                    return empty
-                if write:
-                    self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = self._connect(write, deadline - time.monotonic(), immutable)
-                try:
-                    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-                    if not self._schema_ok(conn, create=write):
-                        return empty  # an empty file: no drawings yet
-                    result = fn(conn)
-                    conn.execute("COMMIT")
-                    return result
-                finally:
-                    conn.close()  # a transaction not committed is rolled back: never half-written
-            except sqlite3.Error as exc:
-                kind = _kind(exc, self.path)
-                if kind == "locked" and time.monotonic() < deadline:
-                    time.sleep(delay * (0.5 + random.random()))  # jitter: waiting kernels do not collide
-                    delay = min(2 * delay, 0.05)
-                    continue
-                if kind == "read-only" and not write and not immutable:
-                    # A WAL store in a folder this user may not write: SQLite cannot make the shared
-                    # memory file a reader needs. Read the file as it is on disk instead (saves of
-                    # another user still in its -wal file show once they are checkpointed).
-                    immutable = True
-                    continue
-                raise ClassSetError(
-                    _message(kind, self.path, doing, str(exc), self.timeout, self.max_bytes), kind, self.path
-                ) from exc
-            except OSError as exc:  # creating the folder, or checking the file
-                kind = {
-                    "EROFS": "read-only",
-                    "EACCES": "read-only",
-                    "EPERM": "read-only",
-                    "ENOSPC": "full",
-                    "EDQUOT": "full",
-                }.get(_errno_name(exc), "unavailable")
-                raise ClassSetError(
-                    _message(kind, self.path, doing, str(exc), self.timeout, self.max_bytes), kind, self.path
-                ) from exc
-
-    def _schema_ok(self, conn: sqlite3.Connection, create: bool) -> bool:
-        """Check the file is a class store this mnistlib can read; create the tables in a new file."""
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        version = conn.execute("PRAGMA user_version").fetchone()[0]
-        if app_id == APPLICATION_ID:
-            if version > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"it was written by a newer mnistlib (format {version}; this one reads {SCHEMA_VERSION}): "
-                    "update mnistlib"
-                )
-            return True
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        if app_id != 0 or tables:
-            raise sqlite3.DatabaseError("it is an SQLite file of another program, not a class store")
-        if not create:
-            return False
-        for statement in SCHEMA.split(";"):  # not executescript(): it would COMMIT the open transaction
-            if statement.strip():
-                conn.execute(statement)
-        conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
-        conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        conn.execute("INSERT INTO meta VALUES ('created', ?)", (_created(None),))
-        return True
 
     # ---- saving
 
@@ -500,24 +335,10 @@ class ClassSet:
         """
         label = _check_label(label)
         student = self.student if student is None else str(student).strip()
-        predicted, probabilities = _reading(prediction)
-        record_uuid = str(uuidlib.UUID(uuid)) if uuid else str(uuidlib.uuid4())
-        when = _created(created)
-        strokes, raster, model_input = _drawing(image_or_strokes, canvas_size, brush)
         # Everything is computed before the transaction, so that it stays short.
-        values = {
-            "uuid": record_uuid,
-            "label": label,
-            "student": student,
-            "created": when,
-            "predicted": predicted,
-            "probabilities": probabilities,
-            "model": model_name,
-            "model_input": model_input.tobytes(),
-            "raster": _png(raster),
-            "strokes": strokes,
-        }
-        row = tuple(values[name] for name in COLUMNS.split(", "))
+        row = _record_row(
+            image_or_strokes, label, student, prediction, model_name, canvas_size, brush, created, uuid
+        )
 
         def insert(conn: sqlite3.Connection) -> int:
             if not ANONYMOUS.fullmatch(student) and not _nicknames_allowed(conn):
@@ -641,11 +462,7 @@ class ClassSet:
 
         problem = self._run(False, "check the class store", run, "")
         if problem:
-            raise ClassSetError(
-                _message("corrupt", self.path, "check the class store", problem, self.timeout, None),
-                "corrupt",
-                self.path,
-            )
+            raise self._error("corrupt", "check the class store", problem)
 
     # ---- teacher tools
 
@@ -706,46 +523,51 @@ class ClassSet:
             )
         sql = "SELECT id, uuid, label, student, created, model_input, predicted, model FROM drawings ORDER BY id"
         rows = self._run(False, "read the drawings", lambda c: c.execute(sql).fetchall(), [])
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-        try:
-            for digit in range(10):
-                (tmp / str(digit)).mkdir()
-            with open(tmp / "records.csv", "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
-                writer.writerow(["file", "id", "uuid", "label", "student", "created", "predicted", "model"])
-                for rid, ruuid, label, student, created, model_input, predicted, model in rows:
-                    name = f"{label}/{ruuid}.png"
-                    image = np.frombuffer(model_input, dtype=np.uint8).reshape(28, 28)
-                    Image.fromarray(image, "L").save(tmp / name, format="PNG")
-                    writer.writerow(
-                        [
-                            name,
-                            rid,
-                            ruuid,
-                            label,
-                            student,
-                            created,
-                            "" if predicted is None else predicted,
-                            model or "",
-                        ]
-                    )
-            tmp.chmod(0o755)  # mkdtemp makes it private; an export is for sharing
-            if target.exists():  # replace an earlier export: the old one is moved away, then removed
-                old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return target
+        return _write_export(rows, target)
 
 
 class _NicknameRefused(Exception):
     """Raised inside the transaction, turned into a ValueError outside it."""
+
+
+def _write_export(rows: list[tuple], target: Path) -> Path:
+    """Write ``export``'s folder from its rows in a temporary folder, then rename it into place as ``target``."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    try:
+        for digit in range(10):
+            (tmp / str(digit)).mkdir()
+        with open(tmp / "records.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.writer(f)
+            writer.writerow(["file", "id", "uuid", "label", "student", "created", "predicted", "model"])
+            for rid, ruuid, label, student, created, model_input, predicted, model in rows:
+                name = f"{label}/{ruuid}.png"
+                image = np.frombuffer(model_input, dtype=np.uint8).reshape(28, 28)
+                Image.fromarray(image, "L").save(tmp / name, format="PNG")
+                writer.writerow(
+                    [
+                        name,
+                        rid,
+                        ruuid,
+                        label,
+                        student,
+                        created,
+                        "" if predicted is None else predicted,
+                        model or "",
+                    ]
+                )
+        tmp.chmod(0o755)  # mkdtemp makes it private; an export is for sharing
+        if target.exists():  # replace an earlier export: the old one is moved away, then removed
+            old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
+            target.rename(old)
+            tmp.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
 
 
 def _nicknames_allowed(conn: sqlite3.Connection) -> bool:
@@ -770,7 +592,3 @@ def _where(label: int | None, student: str | None) -> tuple[str, tuple]:
         clauses.append("student = ?")
         params.append(student)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
-
-
-def _errno_name(exc: OSError) -> str:
-    return errno.errorcode.get(exc.errno or 0, "")
