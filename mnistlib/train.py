@@ -6,7 +6,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -92,6 +92,100 @@ def _autocast(device: torch.device, use_bf16: bool) -> contextlib.AbstractContex
     return contextlib.nullcontext()
 
 
+def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """Return the recipe's optimizer, with no weight decay on biases and BatchNorm scales."""
+    decay, no_decay = [], []
+    for p in model.parameters():
+        (decay if p.dim() > 1 else no_decay).append(p)
+    groups = [
+        {"params": decay, "weight_decay": recipe.weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]
+    opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
+    return opt_cls(groups, lr=recipe.lr)
+
+
+def _steps_per_epoch(n: int, batch_size: int) -> int:
+    """Return how many batches an epoch of ``n`` images takes."""
+    steps = math.ceil(n / batch_size)
+    if n % batch_size == 1 and steps > 1:
+        # A last batch of one image would break BatchNorm (no batch statistics from one sample):
+        # leave it out; shuffling makes it a different image every epoch.
+        steps -= 1
+    return steps
+
+
+@dataclass
+class _Training:
+    """What every training step of one ``fit`` uses."""
+
+    model: nn.Module
+    recipe: Recipe
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None
+    generator: torch.Generator  # one for shuffling and augmentation, drawn from in a fixed order
+    device: torch.device
+    memory_format: torch.memory_format
+    use_bf16: bool
+
+    def step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, int]:
+        """Augment one batch, take one optimizer step; return the batch's summed loss and correct count."""
+        r = self.recipe
+        if r.stroke > 0:  # on MNIST's own pixel grid, before any resampling blurs the strokes
+            xb = vary_stroke(xb, r.stroke, self.generator, r.thin, r.stroke_share)
+        if r.augment > 0 or r.shear > 0:
+            xb = augment_batch(xb, r.augment, self.generator, r.shear)
+        xb = xb.contiguous(memory_format=self.memory_format)
+        with _autocast(self.device, self.use_bf16):
+            logits = self.model(xb)
+            loss = F.cross_entropy(logits.float(), yb, label_smoothing=r.label_smoothing)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.item() * len(yb), (logits.argmax(1) == yb).sum().item()
+
+    def epoch(
+        self, X: torch.Tensor, y: torch.Tensor, steps: int, bar_title: str, progress: bool
+    ) -> tuple[float, float]:
+        """Train one epoch over a fresh shuffle of (X, y); return its mean loss and accuracy."""
+        self.model.train()
+        total_loss = total_correct = seen = 0
+        order = torch.randperm(len(X), generator=self.generator).to(self.device)
+        bar = tqdm(range(steps), desc=bar_title, disable=not progress, leave=False)
+        size = self.recipe.batch_size
+        for step in bar:
+            idx = order[step * size : (step + 1) * size]
+            loss, correct = self.step(X[idx], y[idx])
+            total_loss, total_correct, seen = total_loss + loss, total_correct + correct, seen + len(idx)
+            if step % 20 == 0:
+                bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{total_correct / seen:.3f}")
+        return total_loss / seen, total_correct / seen
+
+
+def _start(
+    model: nn.Module, X: torch.Tensor, recipe: Recipe, seed: int, device: torch.device
+) -> tuple[_Training, int]:
+    """Move ``model`` to ``device`` and set up its optimizer and schedule; return them and the steps per epoch."""
+    is_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    memory_format = torch.channels_last if is_conv else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    optimizer = _optimizer(model, recipe)
+    steps = _steps_per_epoch(len(X), recipe.batch_size)
+    scheduler = (
+        torch.optim.lr_scheduler.OneCycleLR(
+            optimizer, max_lr=recipe.lr, total_steps=recipe.num_epochs * steps, pct_start=0.25
+        )
+        if recipe.onecycle
+        else None
+    )
+    use_bf16 = recipe.bf16 == "on" or (recipe.bf16 == "auto" and bf16_supported(device))
+    # The generator is seeded here: the batch order does not depend on what ran before.
+    generator = torch.Generator().manual_seed(seed)
+    return _Training(model, recipe, optimizer, scheduler, generator, device, memory_format, use_bf16), steps
+
+
 def fit(
     model: nn.Module,
     train_data: tuple[torch.Tensor, torch.Tensor],
@@ -109,90 +203,24 @@ def fit(
     (the notebooks redraw their curves there).
     """
     device = torch.device(device) if device is not None else pick_device()
-    use_bf16 = recipe.bf16 == "on" or (recipe.bf16 == "auto" and bf16_supported(device))
-    is_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    memory_format = torch.channels_last if is_conv else torch.contiguous_format
-
     X, y = train_data
     X = (to_float(X) if X.dtype == torch.uint8 else X).to(device)
     y = y.to(device)
-    model.to(device=device, memory_format=memory_format)
-
-    decay, no_decay = [], []
-    for p in model.parameters():  # no weight decay on biases and BatchNorm scales
-        (decay if p.dim() > 1 else no_decay).append(p)
-    groups = [
-        {"params": decay, "weight_decay": recipe.weight_decay},
-        {"params": no_decay, "weight_decay": 0.0},
-    ]
-    opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
-    optimizer = opt_cls(groups, lr=recipe.lr)
-    steps_per_epoch = math.ceil(len(X) / recipe.batch_size)
-    if len(X) % recipe.batch_size == 1 and steps_per_epoch > 1:
-        # A last batch of one image would break BatchNorm (no batch statistics from one sample):
-        # leave it out; shuffling makes it a different image every epoch.
-        steps_per_epoch -= 1
-    scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe.lr, total_steps=recipe.num_epochs * steps_per_epoch, pct_start=0.25
-        )
-        if recipe.onecycle
-        else None
-    )
-    # One generator for shuffling and augmentation: the batch order does not depend on what ran before.
-    generator = torch.Generator().manual_seed(seed)
+    training, steps = _start(model, X, recipe, seed, device)
     history: dict[str, list[float]] = {
-        "epoch": [],
-        "train_loss": [],
-        "train_acc": [],
-        "test_acc": [],
-        "time": [],
+        k: [] for k in ("epoch", "train_loss", "train_acc", "test_acc", "time")
     }
     train_seconds = 0.0  # training time only: evaluation is kept off the clock
     for epoch in range(1, recipe.num_epochs + 1):
         epoch_start = time.perf_counter()
-        model.train()
-        total_loss = total_correct = seen = 0
-        order = torch.randperm(len(X), generator=generator).to(device)
-        bar = tqdm(
-            range(steps_per_epoch),
-            desc=f"epoch {epoch}/{recipe.num_epochs}",
-            disable=not progress,
-            leave=False,
-        )
-        for step in bar:
-            idx = order[step * recipe.batch_size : (step + 1) * recipe.batch_size]
-            xb, yb = X[idx], y[idx]
-            if recipe.stroke > 0:  # on MNIST's own pixel grid, before any resampling blurs the strokes
-                xb = vary_stroke(xb, recipe.stroke, generator, recipe.thin, recipe.stroke_share)
-            if recipe.augment > 0 or recipe.shear > 0:
-                xb = augment_batch(xb, recipe.augment, generator, recipe.shear)
-            xb = xb.contiguous(memory_format=memory_format)
-            with _autocast(device, use_bf16):
-                logits = model(xb)
-                loss = F.cross_entropy(logits.float(), yb, label_smoothing=recipe.label_smoothing)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if scheduler is not None:
-                scheduler.step()
-            total_loss += loss.item() * len(yb)
-            total_correct += (logits.argmax(1) == yb).sum().item()
-            seen += len(yb)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{total_correct / seen:.3f}")
+        loss, acc = training.epoch(X, y, steps, f"epoch {epoch}/{recipe.num_epochs}", progress)
         train_seconds += time.perf_counter() - epoch_start
-        history["epoch"].append(epoch)
-        history["train_loss"].append(total_loss / seen)
-        history["train_acc"].append(total_correct / seen)
-        history["time"].append(train_seconds)
-        history["test_acc"].append(
-            accuracy(model, *test_data, device=device) if test_data is not None else float("nan")
-        )
+        test_acc = accuracy(model, *test_data, device=device) if test_data is not None else float("nan")
+        for key, value in zip(history, (epoch, loss, acc, test_acc, train_seconds), strict=True):
+            history[key].append(value)
         if progress:
             tqdm.write(
-                f"epoch {epoch}: loss {history['train_loss'][-1]:.4f}, train acc {history['train_acc'][-1]:.4f}, "
-                f"test acc {history['test_acc'][-1]:.4f}, {history['time'][-1]:.1f} s"
+                f"epoch {epoch}: loss {loss:.4f}, train acc {acc:.4f}, test acc {test_acc:.4f}, {train_seconds:.1f} s"
             )
         if on_epoch_end is not None:
             on_epoch_end(history)
