@@ -180,7 +180,9 @@ def plot_embedding(
             ha="center",
             va="center",
             color=color,
-            bbox={"boxstyle": "circle", "fc": "white", "ec": color, "alpha": 0.85},
+            # above the star, see-through: a digit landing on its class's middle hides neither
+            bbox={"boxstyle": "circle", "fc": "white", "ec": color, "alpha": 0.7},
+            zorder=6,
         )
     if neighbours is not None:
         nb = np.asarray(neighbours).reshape(-1, 2)
