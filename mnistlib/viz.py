@@ -274,18 +274,88 @@ def plot_loss_curve(
     return fig
 
 
+@lesson_style
+def plot_softmax(
+    scores: torch.Tensor | np.ndarray | Sequence[float], label: int | None = None, title: str | None = None
+) -> Figure:
+    """Show a model's ten scores (logits) next to the probabilities softmax makes of them, values on the bars."""
+    s = _as_numpy(scores).astype(np.float64).ravel()
+    p = np.exp(s - s.max())  # minus the largest score: the same result, and exp never overflows
+    p /= p.sum()
+    fig = figure(9, 2.9)
+    ax_s, ax_p = fig.subplots(1, 2)
+    digits = np.arange(len(s))
+    colors = [TEST_COLOR if d == label else TRAIN_COLOR for d in digits]
+    bars = ax_s.bar(digits, s, color=colors)
+    decimals = 2 if np.abs(s).max() < 1 else 1  # small scores (an untrained model) need two
+    ax_s.bar_label(bars, labels=[f"{v:.{decimals}f}" for v in s], fontsize=7, padding=2)
+    ax_s.margins(y=0.15)  # room for the labels above and below the bars
+    ax_s.axhline(0, color="grey", lw=0.8)
+    ax_s.set_title("Scores (logits): any number, any sign")
+    ax_s.set_ylabel("score")
+    bars = ax_p.bar(digits, p, color=colors)
+    ax_p.bar_label(bars, labels=[f"{v:.0%}" for v in p], fontsize=7, padding=2)
+    ax_p.set_ylim(0, 1.12)
+    ax_p.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax_p.set_title("After softmax: probabilities that add up to 100 %")
+    ax_p.set_ylabel("probability")
+    for ax in (ax_s, ax_p):
+        ax.set_xticks(digits)
+        ax.set_xlabel("digit" + ("" if label is None else f" (orange: the label, {label})"))
+    if title:
+        fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+@lesson_style
+def plot_running_accuracy(
+    batch_accuracy: Sequence[float] | torch.Tensor,
+    end_accuracy: float,
+    end_label: str = "test accuracy after the epoch",
+) -> Figure:
+    """Plot each mini-batch's accuracy during one epoch, their running average (what ``fit`` reports as the
+    epoch's training accuracy) and the accuracy the model has at the end of the epoch."""
+    acc = _as_numpy(batch_accuracy).astype(float)
+    steps = np.arange(1, len(acc) + 1)
+    running = np.cumsum(acc) / steps
+    fig = figure(6.5, 3)
+    ax = fig.subplots()
+    ax.plot(steps, acc, color=TRAIN_COLOR, alpha=0.25, lw=0.8, label="one mini-batch")
+    ax.plot(
+        steps,
+        running,
+        color=TRAIN_COLOR,
+        lw=2,
+        label=f"average since the start: {running[-1]:.1%} at the end",
+    )
+    ax.axhline(end_accuracy, color=TEST_COLOR, lw=2, ls="--", label=f"{end_label}: {end_accuracy:.1%}")
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("training step (mini-batch)")
+    ax.set_ylabel("accuracy")
+    ax.set_title("Training accuracy is an average over the whole epoch")
+    ax.grid(True)
+    ax.legend(fontsize=8, loc="lower right")
+    return fig
+
+
 def _draw_history(
-    axes, history: Mapping[str, Sequence[float]], color: str | None = None, name: str = ""
+    axes,
+    history: Mapping[str, Sequence[float]],
+    color: str | None = None,
+    name: str = "",
+    held_out: str = "test",
 ) -> None:
-    """Draw one history into a (loss, accuracy) pair of axes."""
+    """Draw one history into a (loss, accuracy) pair of axes; ``held_out`` names the data fit measured on."""
     ax_loss, ax_acc = axes
     epochs = list(history["epoch"])
-    ax_loss.plot(epochs, history["train_loss"], "o-", color=color or TRAIN_COLOR, label=name or "training")
+    dot, square = ("o-", "s-") if len(epochs) <= 20 else ("-", "-")  # markers would blot out long runs
+    ax_loss.plot(epochs, history["train_loss"], dot, color=color or TRAIN_COLOR, label=name or "training")
     if color is None:  # one model: training and test accuracy side by side
-        ax_acc.plot(epochs, history["train_acc"], "o-", color=TRAIN_COLOR, label="training")
+        ax_acc.plot(epochs, history["train_acc"], dot, color=TRAIN_COLOR, label="training")
     test = np.asarray(history.get("test_acc", []), dtype=float)
     if len(test) and not np.isnan(test).all():
-        ax_acc.plot(epochs, test, "s-", color=color or TEST_COLOR, label=f"{name or 'test'}")
+        ax_acc.plot(epochs, test, square, color=color or TEST_COLOR, label=name or held_out)
 
 
 def _finish_history_axes(axes, num_epochs: int | None = None) -> None:
@@ -306,17 +376,20 @@ def _finish_history_axes(axes, num_epochs: int | None = None) -> None:
 
 
 @lesson_style
-def plot_history(histories: Mapping[str, Any]) -> Figure:
-    """Plot loss and accuracy per epoch of one ``fit`` history, or of {model name: history} to compare."""
+def plot_history(histories: Mapping[str, Any], held_out: str = "test") -> Figure:
+    """Plot loss and accuracy per epoch of one ``fit`` history, or of {model name: history} to compare.
+
+    ``held_out`` names the data ``fit`` measured on after each epoch ("test", or "validation").
+    """
     single = "epoch" in histories
     fig = figure(9, 3.2)
     axes = fig.subplots(1, 2)
     runs = {"": histories} if single else histories
     for i, (name, history) in enumerate(runs.items()):
-        _draw_history(axes, history, color=None if single else f"C{i}", name=name)
+        _draw_history(axes, history, color=None if single else f"C{i}", name=name, held_out=held_out)
     _finish_history_axes(axes, max(max(h["epoch"], default=1) for h in runs.values()))
     if not single:
-        axes[1].set_title("Test accuracy (higher is better)")
+        axes[1].set_title(f"{held_out.capitalize()} accuracy (higher is better)")
     return fig
 
 
@@ -328,8 +401,10 @@ class LiveHistoryPlot:
     does nothing but keep ``fig`` up to date.
     """
 
-    def __init__(self, num_epochs: int | None = None, title: str | None = None) -> None:
-        self.num_epochs, self.title = num_epochs, title
+    def __init__(
+        self, num_epochs: int | None = None, title: str | None = None, held_out: str = "test"
+    ) -> None:
+        self.num_epochs, self.title, self.held_out = num_epochs, title, held_out
         self.fig = figure(9, 3.2)
         self._handle = None
 
@@ -338,7 +413,7 @@ class LiveHistoryPlot:
         """Redraw the curves from the history so far and refresh the displayed figure."""
         self.fig.clear()
         axes = self.fig.subplots(1, 2)
-        _draw_history(axes, history)
+        _draw_history(axes, history, held_out=self.held_out)
         _finish_history_axes(axes, self.num_epochs)
         done = len(history["epoch"])
         total = f"/{self.num_epochs}" if self.num_epochs else ""

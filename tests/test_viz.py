@@ -224,3 +224,39 @@ def test_show_digits_captions_go_under_the_label():
     assert [ax.get_title() for ax in _image_axes(fig)] == ["label 1\na", "label 2\nb", "label 3\nc"]
     fig = viz.show_digits(torch.rand(2, 28, 28), captions=["+1 px", "+2 px"])
     assert [ax.get_title() for ax in _image_axes(fig)] == ["+1 px", "+2 px"]
+
+
+def test_history_plots_name_the_held_out_data():
+    fig = viz.plot_history(_history(), held_out="validation")
+    assert [line.get_label() for line in fig.axes[1].lines] == ["training", "validation"]
+    fig = viz.plot_history({"MLP": _history(2), "CNN": _history(3)}, held_out="validation")
+    assert fig.axes[1].get_title() == "Validation accuracy (higher is better)"
+    live = viz.LiveHistoryPlot(num_epochs=3, held_out="validation")
+    live(_history(2))
+    assert [line.get_label() for line in live.fig.axes[1].lines] == ["training", "validation"]
+
+
+def test_softmax_plot_shows_the_scores_and_their_probabilities():
+    scores = torch.tensor([1.0, 3.0, 0.0, -1.0, 2.0, 0.5, 0.0, 0.0, 0.0, 0.0])
+    fig = viz.plot_softmax(scores, label=1, title="one digit")
+    _renders(fig)
+    ax_s, ax_p = fig.axes
+    assert [b.get_height() for b in ax_s.patches] == scores.tolist()
+    probs = [b.get_height() for b in ax_p.patches]
+    assert np.allclose(probs, torch.softmax(scores, 0).numpy()) and abs(sum(probs) - 1) < 1e-9
+    assert ax_p.patches[1].get_facecolor() != ax_p.patches[0].get_facecolor()  # the label stands out
+    # Huge scores do not overflow: softmax subtracts the largest first.
+    assert np.allclose(
+        [b.get_height() for b in viz.plot_softmax([1000.0, 1000.0]).axes[1].patches], [0.5, 0.5]
+    )
+
+
+def test_running_accuracy_ends_at_the_epoch_average():
+    batch = [0.1, 0.5, 0.9, 0.9]
+    fig = viz.plot_running_accuracy(batch, end_accuracy=0.95)
+    _renders(fig)
+    raw, running, end = fig.axes[0].lines
+    assert list(raw.get_ydata()) == batch
+    assert list(running.get_ydata()) == pytest.approx([0.1, 0.3, 0.5, 0.6])
+    assert list(end.get_ydata()) == [0.95, 0.95]
+    assert "60.0%" in running.get_label() and "95.0%" in end.get_label()
