@@ -1,39 +1,26 @@
-"""Helpers for the real-browser tests: servers on 127.0.0.1, Chromium, drawing strokes, reading the pad."""
+"""Helpers for the real-browser tests: servers on 127.0.0.1, Chromium, drawing strokes, reading the pad.
+
+Ports, homes, Chromium's flags and the server process come from ``tools.local_servers``, which
+``tools/classroom.py`` uses too.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import itertools
-import json
 import math
-import os
 import secrets
-import shlex
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from pad_support import dense
+
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from tools.local_servers import CHROMIUM, CHROMIUM_ARGS, Server, free_port, isolated_env, voila_args
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 NOTEBOOK = "04_draw_and_predict.ipynb"
 PAD = 280  # the pad's size in canvas pixels (mnistlib.widgets.PAD_SIZE)
 
@@ -56,84 +43,10 @@ DIGIT_STROKES: dict[int, list[Stroke]] = {
 }
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    """Return an environment that keeps Jupyter, IPython and caches inside ``home``."""
-    env = dict(os.environ)
-    for var, sub in [
-        ("JUPYTER_CONFIG_DIR", "jupyter-config"),
-        ("JUPYTER_DATA_DIR", "jupyter-data"),
-        ("IPYTHONDIR", "ipython"),
-        ("XDG_CONFIG_HOME", "xdg-config"),
-        ("XDG_CACHE_HOME", "xdg-cache"),
-        ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
-    ]:
-        env[var] = str(home / sub)
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    # No news or update pop-up covering the page: set it as the (isolated) user's own setting.
-    settings = home / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True, exist_ok=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
-
-
 def copy_notebooks(dest: Path) -> Path:
     """Copy notebooks/ to ``dest`` (the browser autosaves into what it serves) and return it."""
     shutil.copytree(NOTEBOOKS_DIR, dest, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
     return dest
-
-
-class Server:
-    """A Jupyter-family server started in its own process group and stopped on exit."""
-
-    def __init__(
-        self, args: list[str], port: int, token: str, env: dict[str, str], log: Path, probe: str
-    ) -> None:
-        self.port, self.token, self.log = port, token, log
-        self.url = f"http://127.0.0.1:{port}"
-        self._probe = probe
-        self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(
-            args, env=env, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-    def wait_ready(self, timeout: float = 60) -> None:
-        """Wait until the probe URL answers, or fail with the end of the server's log."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                with urllib.request.urlopen(f"{self.url}{self._probe}", timeout=2):
-                    return
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                time.sleep(0.3)
-        raise RuntimeError(f"server on port {self.port} did not start:\n{self.log_tail()}")
-
-    def log_tail(self, n: int = 4000) -> str:
-        """Return the last ``n`` characters of the server's log."""
-        self._log_file.flush()
-        return self.log.read_bytes()[-n:].decode(errors="replace")
-
-    def stop(self) -> None:
-        """Stop the server and every kernel it started (they share its process group)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=5)
-        self._log_file.close()
 
 
 @contextlib.contextmanager
@@ -160,40 +73,6 @@ def lab_server(root: Path, home: Path) -> Iterator[Server]:
         yield server
     finally:
         server.stop()
-
-
-def make_app_flags(makefile: Path = REPO_ROOT / "Makefile") -> list[str]:
-    """Return the Voila options in `make app`'s recipe, so that the tests serve the app the same way."""
-    lines = makefile.read_text().splitlines()
-    recipe = lines[lines.index(next(line for line in lines if line.startswith("app:"))) + 1]
-    words = shlex.split(recipe)
-    flags = words[next(i for i, w in enumerate(words) if w.endswith(".ipynb")) + 1 :]
-    # make runs the recipe from the repo root: its relative paths (app/config) are resolved against it,
-    # so a pytest started from any directory serves the app the same way.
-    return [_absolute_flag(flag, makefile.parent) for flag in flags]
-
-
-def _absolute_flag(flag: str, root: Path) -> str:
-    """Return ``--name=value`` with a relative path value made absolute against ``root``; others unchanged."""
-    name, sep, value = flag.partition("=")
-    if sep and value and not Path(value).is_absolute() and (root / value).exists():
-        return f"{name}={root / value}"
-    return flag
-
-
-def voila_args(notebook: Path, port: int, token: str) -> list[str]:
-    """Return the command that serves ``notebook`` as `make app` does, on 127.0.0.1:``port`` with a token."""
-    return [
-        sys.executable,
-        "-m",
-        "voila",
-        str(notebook),
-        *make_app_flags(),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-    ]
 
 
 @contextlib.contextmanager
@@ -295,20 +174,11 @@ def _to_page(box: dict, x: float, y: float) -> tuple[float, float]:
     return box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD
 
 
-def _densify(stroke: Stroke, step: float = 6.0) -> list[tuple[float, float]]:
-    """Return the stroke's points with extra ones every ``step`` px, as a real hand sends them."""
-    points = [stroke[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-        n = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
-        points += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
-    return points
-
-
 def mouse_draw(page, strokes: Sequence[Stroke]) -> None:
     """Draw strokes on the pad with the mouse."""
     box = pad_canvas(page).bounding_box()
     for stroke in strokes:
-        points = _densify(stroke)
+        points = dense(stroke, 6.0)
         page.mouse.move(*_to_page(box, *points[0]))
         page.mouse.down()
         for point in points[1:]:
@@ -320,7 +190,7 @@ def touch_draw(page, cdp, strokes: Sequence[Stroke]) -> None:
     """Draw strokes on the pad with one finger, through DevTools touch events."""
     box = pad_canvas(page).bounding_box()
     for stroke in strokes:
-        points = [_to_page(box, *p) for p in _densify(stroke)]
+        points = [_to_page(box, *p) for p in dense(stroke, 6.0)]
         cdp.send(
             "Input.dispatchTouchEvent",
             {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]},

@@ -15,9 +15,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from browser_support import Server, free_port, isolated_env
-
 from mnistlib.paths import REPO_ROOT
+
+# cpu_seconds and pss_bytes: test_hub.py measures the students' processes with them.
+from tools.local_servers import Server, cpu_seconds, free_port, isolated_env, pss_bytes  # noqa: F401
 
 DEPLOY = REPO_ROOT / "deploy"
 SNIPPET = DEPLOY / "jupyterhub_config.d" / "mnist.py"
@@ -178,25 +179,3 @@ def processes_of_run(run_id: str, user: str | None = None) -> list[int]:
             ):
                 pids.append(int(entry.name))
     return pids
-
-
-def pss_bytes(pids: list[int]) -> int:
-    """Return the summed proportional set size of ``pids`` (shared libraries split fairly between users)."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-    return total
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """Return the CPU time (user + system) that ``pids`` have used so far, in seconds."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15)
-    return total

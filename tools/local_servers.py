@@ -1,0 +1,176 @@
+"""Local servers for the browser tests and the classroom benchmark: ports, homes, Chromium, processes.
+
+One place for what ``tests/browser_support.py``, ``tests/hub_support.py`` and ``tools/classroom.py``
+all need: a free port on 127.0.0.1, an environment whose Jupyter files stay in a scratch home,
+Chromium's flags, Voila's command as `make app` runs it, a server process started in its own
+process group, waited for and stopped with its kernels, and the CPU time and memory of processes.
+(``deploy/prestart.py`` stays standalone: it runs on a teacher's machine with only Python.)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+
+from mnistlib.paths import REPO_ROOT
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium
+# Headless, and nothing that phones home or updates itself while a test or a benchmark runs.
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """Return an environment that keeps Jupyter, IPython and caches inside ``home``, the repo importable."""
+    env = dict(os.environ)
+    for var, sub in [
+        ("JUPYTER_CONFIG_DIR", "jupyter-config"),
+        ("JUPYTER_DATA_DIR", "jupyter-data"),
+        ("IPYTHONDIR", "ipython"),
+        ("XDG_CONFIG_HOME", "xdg-config"),
+        ("XDG_CACHE_HOME", "xdg-cache"),
+        ("JUPYTER_RUNTIME_DIR", "jupyter-runtime"),
+    ]:
+        env[var] = str(home / sub)
+        (home / sub).mkdir(parents=True, exist_ok=True)
+    # No news or update pop-up covering the page: set it as the (isolated) user's own setting.
+    settings = home / "jupyter-config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True, exist_ok=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def make_app_flags(makefile: Path = REPO_ROOT / "Makefile") -> list[str]:
+    """Return the Voila options in `make app`'s recipe, so that tests and benchmarks serve the app the same way."""
+    lines = makefile.read_text().splitlines()
+    recipe = lines[lines.index(next(line for line in lines if line.startswith("app:"))) + 1]
+    words = shlex.split(recipe)
+    flags = words[next(i for i, w in enumerate(words) if w.endswith(".ipynb")) + 1 :]
+    # make runs the recipe from the repo root: its relative paths (app/config) are resolved against it,
+    # so a server started from any directory serves the app the same way.
+    return [_absolute_flag(flag, makefile.parent) for flag in flags]
+
+
+def _absolute_flag(flag: str, root: Path) -> str:
+    """Return ``--name=value`` with a relative path value made absolute against ``root``; others unchanged."""
+    name, sep, value = flag.partition("=")
+    if sep and value and not Path(value).is_absolute() and (root / value).exists():
+        return f"{name}={root / value}"
+    return flag
+
+
+def voila_args(notebook: Path, port: int, token: str) -> list[str]:
+    """Return the command that serves ``notebook`` as `make app` does, on 127.0.0.1:``port`` with a token."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        *make_app_flags(),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        f"--token={token}",
+    ]
+
+
+class Server:
+    """A Jupyter-family server started in its own process group and stopped, kernels and all, by ``stop``."""
+
+    def __init__(
+        self,
+        args: list[str],
+        port: int,
+        token: str,
+        env: dict[str, str],
+        log: Path,
+        probe: str,
+        cwd: Path | None = None,
+    ) -> None:
+        self.port, self.token, self.log = port, token, log
+        self.url = f"http://127.0.0.1:{port}"
+        self._probe = probe
+        self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args, env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Wait until the probe URL answers, or fail with the end of the server's log."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(f"{self.url}{self._probe}", timeout=2):
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.3)
+        raise RuntimeError(f"server on port {self.port} did not start:\n{self.log_tail()}")
+
+    def log_tail(self, n: int = 4000) -> str:
+        """Return the last ``n`` characters of the server's log."""
+        self._log_file.flush()
+        return self.log.read_bytes()[-n:].decode(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the server and every kernel it started (they share its process group)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self._log_file.close()
+
+
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """Return the CPU time (user + system) that ``pids`` have used so far, in seconds (0 for one gone)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime (fields 14 and 15)
+    return total
+
+
+def pss_bytes(pids: Sequence[int]) -> int:
+    """Return the summed proportional set size of ``pids`` (shared libraries split fairly between users)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+    return total
