@@ -66,11 +66,10 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
             f"got a {type(model).__name__} as the model."
         )
     x = to_mnist(image)
-    batch = torch.from_numpy(x).view(1, 1, 28, 28)
-    folded = folded_forward(model)  # a SmallCNN on the CPU: the same logits, less per-layer overhead
+    folded = folded_forward(model)  # a SmallCNN on the CPU: the same logits, far less per-layer overhead
     if folded is not None:
-        with torch.inference_mode(), _one_thread():
-            logits = folded(batch)
+        with _one_thread():
+            logits = folded(x)
     else:
         # Eval mode: BatchNorm and dropout must not act on a single image. Switching a model costs
         # about a third of a small CNN's call, so a model already in eval mode throughout is left as is.
@@ -80,8 +79,17 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
             torch.inference_mode(),
             _one_thread(),
         ):
-            logits = model(batch.to(device_of(model)))
-    probabilities = torch.softmax(logits[0].double(), dim=0).cpu().numpy()  # float64: sums to 1
+            logits = model(torch.from_numpy(x).view(1, 1, 28, 28).to(device_of(model)))[0].cpu().numpy()
+    probabilities = _softmax(logits)
     x.setflags(write=False)
     probabilities.setflags(write=False)
     return Prediction(digit=int(probabilities.argmax()), probabilities=probabilities, model_input=x)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Return the float64 softmax of 10 logits: numpy costs a fraction of torch's calls for 10 numbers."""
+    z = logits.astype(np.float64)
+    z -= z.max()
+    np.exp(z, out=z)
+    z /= z.sum()
+    return z

@@ -23,9 +23,11 @@ normalisation constants live here only.
 
 from __future__ import annotations
 
+import functools
 import io
 import math
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -405,6 +407,14 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
 
 def _rescale(ink: np.ndarray, floor: float, above: np.ndarray) -> np.ndarray:
     """Map ``floor`` to 0 and the level of the ink (the pixels ``above`` it) to 1, clipped to [0, 1]."""
+    level = _ink_level(floor, above)
+    cleaned = ink - np.float32(floor)
+    cleaned *= np.float32(1 / (level - floor))
+    return np.clip(cleaned, 0, 1, out=cleaned)
+
+
+def _ink_level(floor: float, above: np.ndarray) -> float:
+    """Return the level of the ink (the pixels ``above`` the floor); BlankImageError if there is too little."""
     if above.size == 0:
         raise BlankImageError("The image is blank: there is no ink on it. Draw a digit first.")
     (level,) = _percentiles(above, 99)  # the ink's level, robust to a few bright specks
@@ -413,9 +423,7 @@ def _rescale(ink: np.ndarray, floor: float, above: np.ndarray) -> np.ndarray:
             f"The image is (nearly) blank: nothing differs from the background by more than "
             f"{MIN_CONTRAST:.0%}. Draw a darker or thicker digit, or take the photo in better light."
         )
-    cleaned = ink - np.float32(floor)
-    cleaned *= np.float32(1 / (level - floor))
-    return np.clip(cleaned, 0, 1, out=cleaned)
+    return level
 
 
 def _span(counts: np.ndarray) -> tuple[int, int]:
@@ -523,20 +531,22 @@ def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # whole-picture statistic of the steps above is known from the box alone: the background holds
 # most of the picture, so it is the median of the sample and of the border, the noise is 0, and
 # only the box's pixels are above it. ``_flat_background_digit`` computes the steps on the box
-# with the same float32 operations, so its answer is identical, in a fraction of the time.
+# with the same float32 operations, so its answer is identical, in a fraction of the time. Any
+# decision it cannot make as surely as the ordinary route makes it returns None: that route then
+# runs (and raises the errors).
 
 
-def _drawing_box(key: np.ndarray, outside: object, block: int) -> tuple[slice, slice] | None:
-    """Return the box of the pixels of ``key`` that differ from ``outside``, grown to whole blocks."""
-    mask = key != outside
+def _drawing_box(image: np.ndarray, key: np.ndarray, outside: object) -> tuple[slice, slice] | None:
+    """Return the bounding box of the pixels of ``key`` that differ from ``outside``; None if there are none."""
+    if image.ndim == 3 and image.dtype == np.uint8 and image.flags.c_contiguous and sys.byteorder == "little":
+        mask = image.view(np.uint32)[..., 0] >= 1 << 24  # alpha, the top byte of each pixel, is not 0
+    else:
+        mask = key != outside
     rows = np.flatnonzero(mask.any(1))
     if rows.size == 0:
         return None
     cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(0))
-    (h, w), b = key.shape, block
-    return slice(rows[0] // b * b, min(h, (rows[-1] // b + 1) * b)), slice(
-        cols[0] // b * b, min(w, (cols[-1] // b + 1) * b)
-    )
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
 
 
 def _border_count(rows: slice, cols: slice, h: int, w: int) -> int:
@@ -544,6 +554,135 @@ def _border_count(rows: slice, cols: slice, h: int, w: int) -> int:
     inner = max(0, min(rows.stop, h - 1) - max(rows.start, 1))  # rows strictly between first and last
     width = cols.stop - cols.start
     return width * ((rows.start == 0) + (rows.stop == h)) + inner * ((cols.start == 0) + (cols.stop == w))
+
+
+@functools.lru_cache(maxsize=32)
+def _lattice(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+    """Return rows and columns of up to 4 x 4 points in each of background_map's blocks, and the grid's shape."""
+    b = math.ceil(max(h, w) / GRID)
+    gh, gw = math.ceil(h / b), math.ceil(w / b)
+    offsets = np.unique(np.linspace(0, b - 1, min(b, 4)).round().astype(np.intp))
+    rows = np.minimum(np.arange(gh)[:, None] * b + offsets, h - 1).ravel()  # a cut-off block's own pixels
+    cols = np.minimum(np.arange(gw)[:, None] * b + offsets, w - 1).ravel()
+    return rows, cols, gh, gw, offsets.size
+
+
+def _surely_black(key: np.ndarray, outside: object) -> bool:
+    """Return True if background_map would find a black background: no 3x3 group of blocks drawn on throughout.
+
+    The ink is >= 0 and 0 wherever ``key`` is ``outside``, so a block with ink in every pixel has
+    ink at every point of a lattice: testing the lattice's points is enough to rule it out.
+    """
+    rows, cols, gh, gw, n = _lattice(*key.shape)
+    drawn = (key[np.ix_(rows, cols)] != outside).reshape(gh, n, gw, n).all(axis=(1, 3))
+    if not drawn.any():
+        return True
+    # _min3x3(drawn).any(), for booleans: each cell and its neighbours, the edges repeated
+    down = drawn.copy()
+    down[1:] &= drawn[:-1]
+    down[:-1] &= drawn[1:]
+    both = down.copy()
+    both[:, 1:] &= down[:, :-1]
+    both[:, :-1] &= down[:, 1:]
+    return not both.any()
+
+
+def _flat_rgba(
+    image: np.ndarray, rows: slice, cols: slice, scale: np.float32
+) -> tuple[np.ndarray, float] | None:
+    """Return an RGBA box's grey composited as ``_composite`` does (alpha 0 outside), and the shade outside."""
+    h, w = image.shape[:2]
+    grey = _luma(image[rows, cols], scale)
+    alpha = np.multiply(image[rows, cols, 3], scale, dtype=np.float32)
+    step = _sample_step(h * w)
+    first = (-rows.start % step, -cols.start % step)  # the box's part of _sample(whole picture)
+    painted = grey[first[0] :: step, first[1] :: step][
+        alpha[first[0] :: step, first[1] :: step] >= min(0.5, float(alpha.max()))
+    ]
+    lo, hi = _percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
+    if hi - lo > 0.25:
+        return None  # a painted background of its own: the outside is not black ink-free paper
+    stroke = float((alpha * grey).sum()) / float(alpha.sum())
+    if abs(stroke - 0.5) < 1e-4:
+        return None  # _composite's float32 sums might round the other way
+    shade = 1.0 if stroke < 0.5 else 0.0
+    if shade and grey.max() > 1:
+        return None  # uint8 white has a grey of 1 + 1e-7: its ink would be just below 0
+    grey -= shade
+    grey *= alpha
+    grey += shade
+    return grey, shade
+
+
+def _flat_ink(grey: np.ndarray, shade: float, rows: slice, cols: slice, h: int, w: int) -> np.ndarray | None:
+    """Return the box's bright ink as ``ink_bright`` makes it of the whole picture; None unless the outside is black."""
+    n_border = 2 * w + 2 * (h - 2)
+    if n_border - _border_count(rows, cols, h, w) <= n_border // 2:
+        return None  # the border's median is not the background's shade
+    mean = (grey.sum(dtype=np.float64) + shade * (h * w - grey.size)) / (h * w)
+    if abs(mean - shade) < 1e-5:
+        return None  # too close to call with grey.mean()'s float32 rounding
+    ink, shade = (1 - grey, 1 - shade) if mean < shade else (grey, shade)
+    return ink if shade == 0 else None  # else background_map would model the background
+
+
+def _flat_above(ink: np.ndarray, rows: slice, cols: slice, h: int, w: int) -> np.ndarray | None:
+    """Return the ink above the floor as ``remove_background`` finds it; None unless that floor is 0."""
+    step = _sample_step(h * w)
+    sample = ink[-rows.start % step :: step, -cols.start % step :: step]
+    above = sample[sample > 0]
+    n_sample = len(range(0, h, step)) * len(range(0, w, step))
+    # The ink is >= 0, so what is not above 0 is 0: if that is most of the sample, it is the
+    # background and the median distance below it (the noise) is 0 too.
+    if n_sample - above.size <= n_sample // 2:
+        return None
+    return above if above.size >= 100 else ink[ink > 0]
+
+
+def _fast_crop(cleaned: np.ndarray) -> np.ndarray:
+    """Return ``crop_to_ink(cleaned)``, skipping the speck search when the ink is one block of rows and columns."""
+    mask = cleaned >= INK_THRESHOLD
+    rows, cols = np.count_nonzero(mask, axis=1), np.count_nonzero(mask, axis=0)
+    spans = []
+    for counts in (rows, cols):
+        inked = np.flatnonzero(counts)
+        if inked.size == 0:
+            return crop_to_ink(cleaned)  # raises its BlankImageError
+        a, b = int(inked[0]), int(inked[-1])
+        spans.append((a, b) if b - a + 1 == inked.size else _span(counts))  # no gaps: no specks to drop
+    (top, bottom), (left, right) = spans
+    return cleaned[top : bottom + 1, left : right + 1]
+
+
+def _fast_resize(image: np.ndarray, long_side: int) -> np.ndarray:
+    """Return ``_resize(image, long_side)`` (a writable copy) with less overhead."""
+    h, w = image.shape
+    scale = long_side / max(h, w)
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    data = np.ascontiguousarray(image, dtype=np.float32)
+    img = Image.frombuffer("F", (w, h), data, "raw", "F", 0, 1)  # what Image.fromarray(data, "F") does
+    out = img.resize(size, Image.Resampling.BILINEAR)
+    return np.frombuffer(out.tobytes(), np.float32).reshape(size[1], size[0]).copy()
+
+
+def _fast_stroke_width(image: np.ndarray) -> float:
+    """Return ``stroke_width(image)``, the same sums on the same zero-padded array, without np.pad's overhead."""
+    padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
+    padded[1:-1, 1:-1] = image
+    outline = (np.abs(np.diff(padded, axis=0)).sum() + np.abs(np.diff(padded, axis=1)).sum()) * np.pi / 4
+    return float(2 * image.sum() / outline) if outline > 0 else 0.0
+
+
+def _fast_center(cropped: np.ndarray) -> np.ndarray:
+    """Return ``center_digit(cropped)[1]``, taking the common case (no thickening, a 20 px box fits) directly."""
+    fitted = _fast_resize(cropped, BOX)
+    peak = fitted.max()
+    if peak <= 0 or _fast_stroke_width(fitted) < MIN_STROKE:
+        return center_digit(cropped)[1]
+    # Bilinear weights are >= 0, so fitted / peak lies in [0, 1] already: fit_box's clip changes nothing.
+    fitted /= peak
+    centered = _place(fitted)
+    return centered if centered is not None else center_digit(cropped)[1]
 
 
 def _flat_background_digit(image: np.ndarray) -> np.ndarray | None:
@@ -556,65 +695,30 @@ def _flat_background_digit(image: np.ndarray) -> np.ndarray | None:
     if (image.ndim == 3 and image.shape[2] != 4) or max(h, w) > WORK_SIDE:
         return None
     key, outside = (image, image[0, 0]) if image.ndim == 2 else (image[..., 3], 0)
-    block = math.ceil(max(h, w) / GRID)  # background_map's blocks: their minima stay exact
-    box = _drawing_box(key, outside, block)
+    box = _drawing_box(image, key, outside)
     if box is None or (box[0].stop - box[0].start) * (box[1].stop - box[1].start) == h * w:
         return None
     rows, cols = box
-    step = _sample_step(h * w)
-
-    def sampled(region: np.ndarray) -> np.ndarray:  # the box's part of _sample(whole picture)
-        return region[-rows.start % step :: step, -cols.start % step :: step]
-
-    scale = _unit_scale(image)  # checks every pixel, as to_grey does
+    # _unit_scale checks every pixel; a uint8 box with a value above 1 already decides its scale.
+    big = image.dtype == np.uint8 and int(key[rows, cols].max()) > 1
+    scale = np.float32(1 / 255) if big else _unit_scale(image)
     if image.ndim == 2:  # to_grey
-        grey = np.multiply(image[rows, cols], scale, dtype=np.float32)
-        shade = float(np.multiply(outside, scale, dtype=np.float32))
+        flat = (
+            np.multiply(image[rows, cols], scale, dtype=np.float32),
+            float(np.multiply(outside, scale, dtype=np.float32)),
+        )
     else:  # to_grey and _composite, with alpha 0 outside the box
-        grey = _luma(image[rows, cols], scale)
-        alpha = np.multiply(image[rows, cols, 3], scale, dtype=np.float32)
-        painted = sampled(grey)[sampled(alpha) >= min(0.5, float(alpha.max()))]
-        lo, hi = _percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
-        if hi - lo > 0.25:
-            return None  # a painted background of its own: the outside is not black ink-free paper
-        stroke = float((alpha.astype(np.float64) * grey).sum() / alpha.sum(dtype=np.float64))
-        if abs(stroke - 0.5) < 1e-4:
-            return None  # _composite's float32 sums might round the other way
-        shade = 1.0 if stroke < 0.5 else 0.0
-        grey -= shade
-        grey *= alpha
-        grey += shade
-    n_border = 2 * w + 2 * (h - 2)
-    if n_border - _border_count(rows, cols, h, w) <= n_border // 2:
-        return None  # the border's median is not the background's shade
-    # ink_bright: the border's median is ``shade``; compare the picture's mean with it
-    mean = (grey.sum(dtype=np.float64) + shade * (h * w - grey.size)) / (h * w)
-    if abs(mean - shade) < 1e-5:
-        return None  # too close to call with grey.mean()'s float32 rounding
-    ink, shade = (1 - grey, 1 - shade) if mean < shade else (grey, shade)
-    if shade != 0:
-        return None  # the background is not black: background_map would model it
-    # background_map: black unless a block and its 8 neighbours all have ink in every pixel
-    padded, extra = ink, (-ink.shape[0] % block, -ink.shape[1] % block)
-    if any(extra):  # only at the picture's bottom or right edge, padded as background_map pads
-        padded = np.pad(ink, ((0, extra[0]), (0, extra[1])), mode="edge")
-    bh, bw = padded.shape[0] // block, padded.shape[1] // block
-    minima = np.zeros((math.ceil(h / block), math.ceil(w / block)), dtype=np.float32)
-    top, left = rows.start // block, cols.start // block
-    minima[top : top + bh, left : left + bw] = padded.reshape(bh, block, bw, block).min(axis=(1, 3))
-    if minima.any() and _min3x3(minima).any():  # strokes seldom fill a block: skip the 3x3 then
+        flat = _flat_rgba(image, rows, cols, scale)
+    ink = None if flat is None else _flat_ink(*flat, rows, cols, h, w)
+    if ink is None or not _surely_black(key, outside):
         return None
-    # remove_background: 0 fills more than half of the sample, so background and floor are 0
-    sample = sampled(ink)
-    n_sample = len(range(0, h, step)) * len(range(0, w, step))
-    if n_sample - sample.size + np.count_nonzero(sample == 0) <= n_sample // 2:
+    above = _flat_above(ink, rows, cols, h, w)
+    if above is None:
         return None
-    above = sample[sample > 0]
-    if above.size < 100:
-        above = ink[ink > 0]
-    cleaned = _rescale(ink, 0.0, above)
+    level = _ink_level(0.0, above)
+    cleaned = np.minimum(ink * np.float32(1 / level), 1)  # _rescale from 0: the ink is >= 0 already
     # Rows and columns outside the box are empty: the crop and everything after it are the same.
-    return center_digit(crop_to_ink(cleaned))[1]
+    return _fast_center(_fast_crop(cleaned))
 
 
 def to_mnist(

@@ -146,23 +146,42 @@ def test_folded_cnn_follows_every_change_to_the_model(digits):
     torch.manual_seed(0)
     model = build_model("cnn").eval()
     x = digits[0].view(1, 1, 28, 28)
+    image = digits[0].numpy()
     changes = [
         lambda: model.features[0][0].weight.mul_(1.5),  # an optimiser step: weights in place
         lambda: model.features[1][2].running_mean.add_(0.3),  # BatchNorm statistics of a training batch
         lambda: model.load_state_dict(build_model("cnn").state_dict()),  # new weights copied in
         lambda: model.train()(torch.rand(8, 1, 28, 28)) is model.eval(),  # BatchNorm statistics, no step
         lambda: setattr(model.classifier[5], "bias", nn.Parameter(torch.ones(10))),  # a replaced tensor
+        lambda: setattr(
+            model.classifier[1], "weight", nn.Parameter(torch.randn(128, 864) * 0.03)
+        ),  # and another
+        lambda: model.features[2].__setitem__(0, nn.Conv2d(32, 96, 3, padding=1, bias=False)),  # a new layer
     ]
-    with torch.no_grad():
-        for change in changes:
-            folded = folded_forward(model)
-            assert folded is not None
-            torch.testing.assert_close(folded(x), model(x), rtol=0, atol=1e-5)
+
+    def logits() -> np.ndarray:
+        with torch.no_grad():
+            return model(x)[0].numpy()
+
+    for change in changes:
+        folded = folded_forward(model)
+        assert folded is not None
+        np.testing.assert_allclose(folded(image), logits(), rtol=0, atol=1e-5)
+        with torch.no_grad():
             change()
-            assert not torch.allclose(folded(x), model(x), atol=1e-5)  # the old fold is stale...
-            torch.testing.assert_close(
-                folded_forward(model)(x), model(x), rtol=0, atol=1e-5
-            )  # ...and rebuilt
+        assert not np.allclose(folded(image), logits(), atol=1e-5)  # the old fold is stale...
+        np.testing.assert_allclose(
+            folded_forward(model)(image), logits(), rtol=0, atol=1e-5
+        )  # ...and rebuilt
+
+
+def test_folded_cnn_equals_the_model_on_test_digits(shipped_cnn, mnist_test):
+    images = mnist_test[0][:300].float() / 255
+    with torch.no_grad():
+        expected = shipped_cnn(images.unsqueeze(1)).numpy()
+    folded = folded_forward(shipped_cnn)
+    got = np.stack([folded(image.numpy()) for image in images])
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
 
 
 def test_predict_during_training_reads_the_current_weights(digits):
