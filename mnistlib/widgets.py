@@ -267,6 +267,8 @@ class DrawingPad(PadView):
         self.collector: Collector | None = make_collector(store, ask, allow_nicknames) if collect else None
         nicknames = self.collector is not None and self.collector.nicknames_shown()
         super().__init__(self.models.labels, collect=collect, nicknames=nicknames)
+        # The brush's width, for the app page's script that inks strokes in the browser.
+        self.canvas.add_class(f"mnist-brush-{brush}")
         self.events = PadEvents(self)
         self.model = self.models.load(self.model_menu.value)
         self.redraw()
@@ -365,8 +367,10 @@ class PadEvents:
     def __init__(self, pad: DrawingPad) -> None:
         self.pad = pad
         self.model_label = pad.model_menu.value  # the model loaded last: a failed load goes back to it
+        self._repainted = False  # the kernel repainted the canvas when the open inked stroke began
         pad.canvas.on_client_ready(self.client_ready)
         pad.on_pointer(self.pointer_down, self.pointer_move, self.pointer_up)
+        pad.canvas.on_msg(self.inked_strokes)
         pad.clear_button.on_click(lambda _: pad.clear())
         pad.undo_button.on_click(lambda _: pad.undo())
         pad.upload.observe(self.file_uploaded, "value")
@@ -407,6 +411,30 @@ class PadEvents:
         """End the stroke and always read the finished drawing."""
         if self.pad.strokes.end():
             self.pad.update()
+
+    def inked_strokes(self, _canvas: Canvas, content: dict, _buffers: Any) -> None:
+        """Take a stroke the browser has inked itself (the app page's pad_client.js), in batches of points.
+
+        ``mnist_down`` (x, y), ``mnist_moves`` (points) and ``mnist_up``: the canvas already shows
+        them, so nothing is drawn back, and a batch is one message instead of one per mouse move.
+        ipycanvas's own events (JupyterLab, or a page without the script) go to pointer_* instead.
+        """
+        pad, event = self.pad, content.get("event")
+        if event == "mnist_down":
+            self._repainted = pad._upload is not None
+            pad._upload = None  # drawing replaces a shown upload
+            pad.set_message()
+            pad.strokes.start(content["x"], content["y"])
+            if self._repainted:
+                pad.redraw()
+        elif event == "mnist_moves":
+            added = [pad.strokes.add(x, y) for x, y in content.get("points", [])]
+            if any(p is not None for p in added) and pad.throttle.due():
+                pad.update()
+        elif event == "mnist_up" and pad.strokes.end():
+            if self._repainted:  # ink drawn before the repaint landed was wiped: paint the stroke again
+                pad.redraw()
+            pad.update()
 
     def file_uploaded(self, change: dict) -> None:
         """Read the file the upload button received."""

@@ -11,6 +11,9 @@ import asyncio
 import concurrent.futures
 import contextlib
 import datetime
+import itertools
+import json
+import math
 import os
 import signal
 import sys
@@ -125,6 +128,82 @@ def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
         assert page.locator(RELOAD_MESSAGE).count() == 0
         assert not page.js_errors, f"errors in the page: {page.js_errors}"
         screenshot(page, "app-reads-7")
+
+
+def server_kernels(server) -> list[int]:
+    """Return the pids of the app kernels forked from the server's kernel template (app/fork)."""
+    kernels = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                if (
+                    parent != server.process.pid
+                    or b"fork_kernel.py\x00serve" not in (entry / "cmdline").read_bytes()
+                ):
+                    continue
+                for child in Path("/proc").iterdir():
+                    if child.name.isdigit():
+                        with contextlib.suppress(OSError):
+                            stat = (child / "stat").read_text().rsplit(")", 1)[1].split()
+                            if int(stat[1]) == int(entry.name):
+                                kernels.append(int(child.name))
+    assert kernels, "no kernel forked from the app's template: is APP_FORK off?"
+    return kernels
+
+
+def batch_points(frame: bytes) -> int:
+    """Return how many points a websocket frame's "mnist_moves" message carries."""
+    start = frame.index(b'"points":') + len(b'"points":')
+    points, _ = json.JSONDecoder().raw_decode(frame[start:].decode(errors="replace").lstrip())
+    return len(points)
+
+
+def test_the_page_inks_strokes_itself_and_sends_them_in_batches(app_page):
+    """Ink does not wait for the kernel (pad_client.js); a stroke is a few messages, not one per move."""
+    page = app_page
+    sent: list[bytes] = []
+
+    def watch(ws) -> None:
+        ws.on(
+            "framesent",
+            lambda payload: sent.append(payload if isinstance(payload, bytes) else payload.encode()),
+        )
+
+    page.on("websocket", watch)
+    with screenshot_on_failure(page, "app-batches"):
+        page.goto(page.app_url)  # a new page, so that its kernel's websocket is watched from the start
+        pad_canvas(page)
+        wait_for_reading(page, "blank", timeout=60_000)
+        page.wait_for_timeout(1500)  # the script takes the pad over within a second of its appearing
+        sent.clear()
+        mouse_draw(page, DIGIT_STROKES[1])
+        wait_for_read_digit(page, 1)
+        # mouse_draw moves the mouse every 6 px along the stroke.
+        moves = sum(math.ceil(math.dist(a, b) / 6) for a, b in itertools.pairwise(DIGIT_STROKES[1][0]))
+        batches = [batch_points(frame) for frame in sent if b"mnist_moves" in frame]
+        assert not [f for f in sent if b'"mouse_move"' in f], "the page sent ipycanvas's one message per move"
+        # At most one batch every 50 ms: Playwright's moves come a few ms apart, several per batch.
+        assert 1 <= len(batches) <= moves / 2, f"{len(batches)} batches for {moves} moves"
+        assert sum(batches) == moves, f"the batches hold {sum(batches)} of the stroke's {moves} moves"
+        assert sum(b"mnist_down" in f for f in sent) == 1 and sum(b"mnist_up" in f for f in sent) == 1
+        before = canvas_ink(page)["ink"]
+        kernels = server_kernels(page.server)
+        for pid in kernels:  # every kernel stopped: only the page itself can ink the next stroke
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            mouse_draw(page, DIGIT_STROKES[7])
+            page.wait_for_timeout(200)
+            during = canvas_ink(page)["ink"]
+        finally:
+            for pid in kernels:
+                os.kill(pid, signal.SIGCONT)
+        assert during > before + 1000, f"no ink while the kernel was stopped ({before} -> {during} px)"
+        # The kernel catches up: it reads both strokes, and its own copy of the canvas keeps the ink.
+        page.wait_for_selector('.mnist-reading [data-strokes="2"][data-live="false"]', timeout=30_000)
+        assert canvas_ink(page)["ink"] >= during - 50
+        assert not page.js_errors, f"errors in the page: {page.js_errors}"
+        screenshot(page, "app-inked-by-the-page")
 
 
 def test_a_dead_kernel_says_reload_and_a_reload_gives_a_working_pad(app_page):

@@ -51,6 +51,21 @@ def mouse_draw(pad: DrawingPad, strokes) -> None:
         send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
 
 
+def inked_draw(pad: DrawingPad, strokes, batch: int = 3) -> None:
+    """Draw as the app page does (pad_client.js): inked in the browser, the moves sent in batches."""
+    for stroke in strokes:
+        points = dense(stroke)
+        custom(pad, event="mnist_down", x=points[0][0], y=points[0][1])
+        for i in range(1, len(points), batch):
+            custom(pad, event="mnist_moves", points=[list(p) for p in points[i : i + batch]])
+        custom(pad, event="mnist_up")
+
+
+def custom(pad: DrawingPad, **content) -> None:
+    """Deliver a custom message to every handler of the canvas widget, as a comm message does."""
+    pad.canvas._handle_custom_msg(content, [])
+
+
 def touch_draw(pad: DrawingPad, strokes) -> None:
     for stroke in strokes:
         points = dense(stroke)
@@ -368,6 +383,58 @@ def test_a_new_browser_view_gets_the_strokes_repainted(pad, monkeypatch):
     assert batch[0] == "switchCanvas"  # the new view is told which canvas to draw on
     assert batch.count("strokeLines") == 1 and batch.count("fillCircle") == 1
     assert batch.index("fillRect") < batch.index("strokeLines")  # black background first
+
+
+def drawing_commands(pad: DrawingPad, monkeypatch) -> list:
+    """Return the list that collects every batch of drawing commands the kernel sends from now on."""
+    sent: list = []
+    manager = pad.canvas._canvas_manager
+    monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=[]: sent.append(command))
+    return sent
+
+
+def test_strokes_inked_by_the_page_are_read_and_not_drawn_back(pad, monkeypatch):
+    sent = drawing_commands(pad, monkeypatch)
+    inked_draw(pad, DIGIT_STROKES[7])
+    assert sent == [], "the page inks its strokes itself: the kernel must not draw them again"
+    assert reading_attrs(pad) == ("digit", "7") and 'data-live="false"' in pad.reading.value
+    by_mouse = Strokes()
+    for stroke in DIGIT_STROKES[7]:
+        by_mouse.add_stroke(dense(stroke))
+    assert pad.strokes.strokes == by_mouse.strokes, "batches must give the kernel every point a mouse gives"
+
+
+def test_inked_batches_are_read_live_at_most_as_often_as_the_throttle_allows(pad, monkeypatch):
+    clock = FakeClock()
+    pad.throttle.clock = clock
+    calls = []
+    real_predict = mnistlib.predict
+
+    def counting_predict(model, image):
+        calls.append(pad.strokes.drawing)  # True: a live prediction, False: the final one
+        return real_predict(model, image)
+
+    monkeypatch.setattr(mnistlib, "predict", counting_predict)
+    custom(pad, event="mnist_down", x=150, y=45)
+    for i in range(20):  # a batch of three moves every 50 ms, for 1 s
+        clock.now += 0.05
+        custom(pad, event="mnist_moves", points=[[150 - i / 2, 50 + 9 * i + 3 * k] for k in range(3)])
+    live = len(calls)
+    # One every 0.15 s, rounded up to the next batch: every 0.15 to 0.2 s.
+    assert 5 <= live <= 7 and all(calls), f"{live} live readings in 1 s"
+    custom(pad, event="mnist_up")
+    assert calls[live:] == [False]  # exactly one more, always, at the end of the stroke
+    assert 'data-strokes="1" data-live="false"' in pad.reading.value
+
+
+def test_an_inked_stroke_over_an_upload_repaints_the_pad(pad, monkeypatch):
+    upload(pad, "seven.png", paper_png(7))
+    sent = drawing_commands(pad, monkeypatch)
+    inked_draw(pad, DIGIT_STROKES[1])
+    # At the pen's down the upload goes (a repaint), and again at its up: ink the browser drew
+    # before the first repaint reached it was wiped by it.
+    assert len(sent) == 2
+    assert reading_attrs(pad) == ("digit", "1") and isinstance(pad.current_image(), np.ndarray)
 
 
 def test_reading_leaves_torch_threads_as_they_were(pad):

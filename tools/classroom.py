@@ -9,8 +9,10 @@ A benchmark, not a test: it prints figures and fails only when it cannot run. It
 
 * light students (N - K) speak the app's own protocol, as a load generator: they GET the page, take
   the kernel id and widget ids from it and the kernel, connect to ``/api/kernels/<id>/channels``,
-  send the pad's pointer events for real digit strokes (ipycanvas custom comm messages, about 60 a
-  second, as a mouse sends them) and wait for the reading widget to show ``data-digit``;
+  send the pad's pointer events for real digit strokes as the app page sends them (a mouse move
+  every 1/60 s, sent in batches of 50 ms by app/jupyter/voila/templates/mnist-app/pad_client.js;
+  ``--per-move``: ipycanvas's one message per move, as JupyterLab sends them) and wait for the
+  reading widget to show ``data-digit``;
 * browser students (K) are Debian's Chromium pages drawing with the mouse on ``.mnist-pad canvas``;
   ink (mouse move -> the stroke's pixel on the canvas) and reading (mouse up -> final reading)
   latencies are measured inside the page.
@@ -20,6 +22,11 @@ accuracy (digits read as drawn) and failures; and the memory of the server and i
 browsers excluded) per student. ``--delay-ms`` puts a delaying TCP proxy (half the delay each way)
 between the students and Voila. Everything is bounded in time, and every process group it starts
 is killed on exit.
+
+Voila runs in its own session, so with Linux's autogroup scheduling (on by default) the server and
+its kernels get a share of the CPU apart from the students' side, as on a server of their own; but
+also apart from anything else on the machine: figures taken while other sessions keep the cores
+busy are slower, whatever those sessions' nice level (``cat /proc/loadavg`` before a run).
 """
 
 from __future__ import annotations
@@ -67,6 +74,7 @@ CHROMIUM_ARGS = [
 PAD = 280  # the pad's size in CSS and canvas pixels (mnistlib.drawing.PAD_SIZE)
 MOVE_INTERVAL = 1 / 60  # s between two pointer events: a mouse reports about 60 a second
 THINK_TIME = 1.0  # s a student pauses between two digits
+BATCH_INTERVAL = 0.05  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
 
 Point = tuple[float, float]
 
@@ -428,7 +436,42 @@ def reading_of(msg: dict, reading_id: str) -> tuple[str, str, int, bool] | None:
     return (match[1], match[2], int(match[3]), match[4] == "true") if match else None
 
 
-async def light_student(base: str, token: str, digits: list[int], seed: int, timeout: float) -> Student:
+async def send_stroke(ks: KernelSocket, canvas: str, points: list[Point], per_move: bool) -> None:
+    """Send a stroke's pointer events as the app page does, a mouse move every MOVE_INTERVAL, pen still down.
+
+    The app page (app/jupyter/voila/templates/mnist-app/pad_client.js) sends "mnist_down", then the
+    moves in batches, one when BATCH_INTERVAL has passed since the batch's first move. ``per_move``
+    sends ipycanvas's own events instead, one message per move, as a page without that script does.
+    """
+
+    def custom(content: dict) -> None:
+        ks.comm(canvas, {"method": "custom", "content": content})
+
+    (x0, y0), moves = points[0], points[1:]
+    if per_move:
+        custom({"event": "mouse_down", "x": x0, "y": y0})
+        for x, y in moves:
+            await asyncio.sleep(MOVE_INTERVAL)
+            custom({"event": "mouse_move", "x": x, "y": y})
+        return
+    custom({"event": "mnist_down", "x": x0, "y": y0})
+    batch: list[list[float]] = []
+    due = math.inf
+    for x, y in moves:
+        await asyncio.sleep(MOVE_INTERVAL)
+        if not batch:
+            due = time.monotonic() + BATCH_INTERVAL
+        batch.append([x, y])
+        if time.monotonic() >= due:
+            custom({"event": "mnist_moves", "points": batch})
+            batch = []
+    if batch:
+        custom({"event": "mnist_moves", "points": batch})
+
+
+async def light_student(
+    base: str, token: str, digits: list[int], seed: int, timeout: float, per_move: bool = False
+) -> Student:
     """One student without a browser: open the page, connect to its kernel, draw ``digits``."""
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
@@ -500,20 +543,7 @@ async def light_student(base: str, token: str, digits: list[int], seed: int, tim
             strokes = jitter(DIGITS[digit], rng)
             result = None
             for n, stroke in enumerate(strokes, 1):
-                points = densify(stroke)
-                ks.comm(
-                    ids["canvas"],
-                    {
-                        "method": "custom",
-                        "content": {"event": "mouse_down", "x": points[0][0], "y": points[0][1]},
-                    },
-                )
-                for x, y in points[1:]:
-                    await asyncio.sleep(MOVE_INTERVAL)
-                    ks.comm(
-                        ids["canvas"],
-                        {"method": "custom", "content": {"event": "mouse_move", "x": x, "y": y}},
-                    )
+                await send_stroke(ks, ids["canvas"], densify(stroke), per_move)
                 final = asyncio.ensure_future(
                     ks.wait(
                         lambda m, n=n: (
@@ -523,13 +553,12 @@ async def light_student(base: str, token: str, digits: list[int], seed: int, tim
                     )
                 )
                 up = time.monotonic()
-                ks.comm(
-                    ids["canvas"],
-                    {
-                        "method": "custom",
-                        "content": {"event": "mouse_up", "x": points[-1][0], "y": points[-1][1]},
-                    },
+                end = (
+                    {"event": "mouse_up", "x": stroke[-1][0], "y": stroke[-1][1]}
+                    if per_move
+                    else {"event": "mnist_up"}
                 )
+                ks.comm(ids["canvas"], {"method": "custom", "content": end})
                 result = reading_of(await final, ids["reading"])
                 student.reading.append(time.monotonic() - up)
             student.drawn += 1
@@ -542,21 +571,30 @@ async def light_student(base: str, token: str, digits: list[int], seed: int, tim
 
 # ---- browser students: Chromium, a real mouse, latencies measured in the page ---------------------
 
-# Installed before the page's own scripts. Ink: for each mouse move over the pad whose pixel is not
-# ink yet, the time until that pixel turns bright (checked every animation frame). Reading: from a
-# mouse-up to the reading widget showing a final (not live) reading of that many strokes.
+# Installed before the page's own scripts. Ink: for each mouse move over the pad, the pixel AHEAD px
+# beyond the pointer in the direction it moves, inside the round end of the new segment but out of
+# reach of the previous one (moves are 6 px apart, the brush's radius is 9 px); if it is not ink yet,
+# the time until it turns bright (checked every animation frame). Reading: from a mouse-up to the
+# reading widget showing a final (not live) reading of that many strokes.
+AHEAD = 8
 IN_PAGE = """
 (() => {
   const m = window.__mnist = {ink: [], inkLost: 0, readings: [], ups: 0, upTime: null, pending: []};
   const pad = () => document.querySelector('.mnist-pad canvas');
   const bright = (c, x, y) => { const d = c.getContext('2d').getImageData(x, y, 1, 1).data;
                                 return d[0] > 128 && d[3] > 200; };
+  let prev = null;
+  window.addEventListener('mousedown', () => { prev = null; }, true);
   window.addEventListener('mousemove', (e) => {
     const c = pad();
-    if (!c || !(e.buttons & 1) || e.target !== c) return;
+    if (!c || !(e.buttons & 1) || e.target !== c) { prev = null; return; }
     const r = c.getBoundingClientRect();
-    const x = Math.round((e.clientX - r.left) * c.width / r.width);
-    const y = Math.round((e.clientY - r.top) * c.height / r.height);
+    const px = (e.clientX - r.left) * c.width / r.width, py = (e.clientY - r.top) * c.height / r.height;
+    const last = prev;
+    prev = {x: px, y: py};
+    const d = last && Math.hypot(px - last.x, py - last.y);
+    if (!d) return;
+    const x = Math.round(px + (px - last.x) / d * AHEAD), y = Math.round(py + (py - last.y) / d * AHEAD);
     if (!bright(c, x, y)) m.pending.push({x, y, t: performance.now()});
   }, true);
   window.addEventListener('mouseup', () => { m.ups += 1; m.upTime = performance.now(); }, true);
@@ -593,7 +631,7 @@ async def browser_student(
     context = await browser.new_context(viewport={"width": 1100, "height": 800})
     errors: list[str] = []
     try:
-        await context.add_init_script(IN_PAGE)
+        await context.add_init_script(IN_PAGE.replace("AHEAD", str(AHEAD)))
         page = await context.new_page()
         page.on("pageerror", lambda e: errors.append(str(e)[:200]))
         start = time.monotonic()
@@ -651,10 +689,14 @@ async def browser_student(
 
 
 async def sample_memory(pid: int, samples: list[float], kernels: list[int], stop: asyncio.Event) -> None:
-    """Record the server's and its kernels' PSS, and how many kernels run, every 2 s until ``stop`` is set."""
+    """Record the server's and its kernels' PSS, and how many kernels run, every 2 s until ``stop`` is set.
+
+    In a thread: reading 30 kernels' smaps_rollup takes up to seconds on a busy machine, and in this
+    loop it would stall every light student (they measured that stall, not the app).
+    """
     while not stop.is_set():
-        samples.append(pss_mb(descendants(pid)))
-        kernels.append(len(kernel_pids(pid)))
+        samples.append(await asyncio.to_thread(lambda: pss_mb(descendants(pid))))
+        kernels.append(len(await asyncio.to_thread(kernel_pids, pid)))
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), 2)
 
@@ -690,7 +732,7 @@ async def run_class(
             asyncio.ensure_future(
                 browser_student(browser, base, token, plans[i], args.seed + i, args.timeout)
                 if kinds[i] == "browser"
-                else light_student(base, token, plans[i], args.seed + i, args.timeout)
+                else light_student(base, token, plans[i], args.seed + i, args.timeout, args.per_move)
             )
             for i in range(args.students)
         ]
@@ -729,6 +771,8 @@ def report(
         f"\n{args.students} students ({args.students - args.browsers} light, {args.browsers} in Chromium), "
         f"pool {args.pool}, network delay {args.delay_ms:.0f} ms round trip, {args.digits} digits each"
     )
+    how = "one message per mouse move" if args.per_move else "the app page's batches (pad_client.js)"
+    print(f"light students send strokes as {how}")
     print(f"pool warm after {warm:.1f} s; server + pool before class: {baseline:.0f} MB PSS")
     peak = max(samples, default=baseline)
     print(
@@ -780,11 +824,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--delay-ms", type=float, default=0.0, help="network round-trip delay to add")
     parser.add_argument("--digits", type=int, default=3, help="digits each student draws")
-    # Bounds: warming, then the class, then clean-up stay under 5 minutes in all.
+    # Bounds: warming (the pool's kernels start one at a time), then the class, then clean-up stay
+    # under 7 minutes in all.
     parser.add_argument("--timeout", type=float, default=60.0, help="s a student waits for any one step")
     parser.add_argument("--class-timeout", type=float, default=120.0, help="s all students have to finish")
-    parser.add_argument("--warm-timeout", type=float, default=120.0, help="s to wait for the pool to warm up")
+    parser.add_argument("--warm-timeout", type=float, default=240.0, help="s to wait for the pool to warm up")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--per-move",
+        action="store_true",
+        help="light students send one message per mouse move (ipycanvas's own events, as in JupyterLab) "
+        "instead of the app page's batches",
+    )
     args = parser.parse_args(argv)
     args.browsers = min(args.browsers, args.students)
     args.pool = app_pool.pool_size(args.students) if args.pool is None else args.pool
