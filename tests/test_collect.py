@@ -14,7 +14,7 @@ import sqlite3
 import numpy as np
 import pytest
 from browser_support import DIGIT_STROKES
-from pad_support import dense
+from pad_support import mouse_draw
 from PIL import Image
 
 import mnistlib
@@ -245,20 +245,6 @@ def test_a_full_store_says_so(store):
 
 
 # ---- the pad's Save flow, without a browser --------------------------------------------------------
-
-
-def send(pad, event: str, **content) -> None:
-    """Deliver one canvas event to the kernel side, as the browser does."""
-    pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
-
-
-def mouse_draw(pad, strokes) -> None:
-    for stroke in strokes:
-        points = dense(stroke)
-        send(pad, "mouse_down", x=points[0][0], y=points[0][1])
-        for x, y in points[1:]:
-            send(pad, "mouse_move", x=x, y=y)
-        send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
 
 
 def attribute(html: str, name: str) -> str:
