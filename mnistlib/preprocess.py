@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageFilter, ImageOps
+from PIL import ExifTags, Image, ImageFilter, ImageOps
 
 # Mean and standard deviation of the MNIST training pixels, scaled to [0, 1]. The models
 # normalise with these themselves: everything else hands them images in [0, 1].
@@ -169,13 +169,16 @@ def _pil_to_array(img: Image.Image) -> np.ndarray:
         img.load()  # an image from Image.open() is decoded only now
     except Exception as exc:
         raise _unreadable("The PIL image", exc) from exc
-    img = ImageOps.exif_transpose(img)  # phone photos are often stored sideways with an EXIF note
+    if img.getexif().get(ExifTags.Base.Orientation, 1) != 1:  # without one, exif_transpose only copies
+        img = ImageOps.exif_transpose(img)  # phone photos are often stored sideways with an EXIF note
     if img.mode.startswith("I;16"):
         return np.asarray(img).astype(np.uint16)  # 16-bit grey: the dtype keeps the 65535 scale
     if img.mode in ("I", "F"):
         return np.asarray(img)
     has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-    img = img.convert("RGBA" if has_alpha else "L" if img.mode in ("1", "L") else "RGB")
+    mode = "RGBA" if has_alpha else "L" if img.mode in ("1", "L") else "RGB"
+    if img.mode != mode:  # converting to its own mode would only copy it
+        img = img.convert(mode)
     factor = math.ceil(max(img.size) / WORK_SIDE)
     if factor > 1:  # averaging blocks now saves memory later (Pillow premultiplies alpha here)
         img = img.reduce(factor)
@@ -536,17 +539,28 @@ def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 # runs (and raises the errors).
 
 
-def _drawing_box(image: np.ndarray, key: np.ndarray, outside: object) -> tuple[slice, slice] | None:
-    """Return the bounding box of the pixels of ``key`` that differ from ``outside``; None if there are none."""
+def _drawing_box(image: np.ndarray, key: np.ndarray, outside: object) -> tuple[slice, slice, int] | None:
+    """Return the bounding box of the pixels of ``key`` that differ from ``outside``, and key's largest value there.
+
+    None if no pixel differs. The largest value is -1 where it is not known cheaply.
+    """
     if image.ndim == 3 and image.dtype == np.uint8 and image.flags.c_contiguous and sys.byteorder == "little":
-        mask = image.view(np.uint32)[..., 0] >= 1 << 24  # alpha, the top byte of each pixel, is not 0
+        # Each pixel as one uint32 with alpha as its top byte: a row's maximum has that row's largest alpha.
+        pixels = image.view(np.uint32)[..., 0]
+        top = pixels.max(axis=1)
+        rows = np.flatnonzero(top >= 1 << 24)
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(pixels[rows[0] : rows[-1] + 1].max(axis=0) >= 1 << 24)
+        largest = int(top.max()) >> 24
     else:
         mask = key != outside
-    rows = np.flatnonzero(mask.any(1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(0))
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+        rows = np.flatnonzero(mask.any(1))
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(0))
+        largest = -1
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1), largest
 
 
 def _border_count(rows: slice, cols: slice, h: int, w: int) -> int:
@@ -606,11 +620,11 @@ def _flat_rgba(
     if abs(stroke - 0.5) < 1e-4:
         return None  # _composite's float32 sums might round the other way
     shade = 1.0 if stroke < 0.5 else 0.0
-    if shade and grey.max() > 1:
-        return None  # uint8 white has a grey of 1 + 1e-7: its ink would be just below 0
     grey -= shade
     grey *= alpha
     grey += shade
+    if shade and grey.max() > 1:
+        return None  # painted uint8 white has a grey of 1 + 1e-7: its ink would be just below 0
     return grey, shade
 
 
@@ -642,14 +656,13 @@ def _flat_above(ink: np.ndarray, rows: slice, cols: slice, h: int, w: int) -> np
 def _fast_crop(cleaned: np.ndarray) -> np.ndarray:
     """Return ``crop_to_ink(cleaned)``, skipping the speck search when the ink is one block of rows and columns."""
     mask = cleaned >= INK_THRESHOLD
-    rows, cols = np.count_nonzero(mask, axis=1), np.count_nonzero(mask, axis=0)
     spans = []
-    for counts in (rows, cols):
-        inked = np.flatnonzero(counts)
+    for axis in (1, 0):
+        inked = np.flatnonzero(mask.any(axis))
         if inked.size == 0:
             return crop_to_ink(cleaned)  # raises its BlankImageError
         a, b = int(inked[0]), int(inked[-1])
-        spans.append((a, b) if b - a + 1 == inked.size else _span(counts))  # no gaps: no specks to drop
+        spans.append((a, b) if b - a + 1 == inked.size else _span(mask.sum(axis)))  # no gaps: no specks
     (top, bottom), (left, right) = spans
     return cleaned[top : bottom + 1, left : right + 1]
 
@@ -698,9 +711,11 @@ def _flat_background_digit(image: np.ndarray) -> np.ndarray | None:
     box = _drawing_box(image, key, outside)
     if box is None or (box[0].stop - box[0].start) * (box[1].stop - box[1].start) == h * w:
         return None
-    rows, cols = box
+    rows, cols, largest = box
     # _unit_scale checks every pixel; a uint8 box with a value above 1 already decides its scale.
-    big = image.dtype == np.uint8 and int(key[rows, cols].max()) > 1
+    if image.dtype == np.uint8 and largest < 0:
+        largest = int(key[rows, cols].max())
+    big = image.dtype == np.uint8 and largest > 1
     scale = np.float32(1 / 255) if big else _unit_scale(image)
     if image.ndim == 2:  # to_grey
         flat = (
