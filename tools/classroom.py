@@ -58,19 +58,19 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_NOTEBOOK = REPO_ROOT / "app" / "app.ipynb"
 APP_CONFIG = REPO_ROOT / "app" / "config"
-sys.path.insert(0, str(APP_CONFIG))
+sys.path[:0] = [str(REPO_ROOT), str(APP_CONFIG)]  # also when run as `python tools/classroom.py`
 import app_pool  # app/config/app_pool.py: the pool size `make app STUDENTS=N` uses
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tools.local_servers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    cpu_seconds,
+    free_port,
+    isolated_env,
+    pss_bytes,
+    voila_args,
+)
+
 PAD = 280  # the pad's size in CSS and canvas pixels (mnistlib.drawing.PAD_SIZE)
 MOVE_INTERVAL = 1 / 60  # s between two pointer events: a mouse reports about 60 a second
 THINK_TIME = 1.0  # s a student pauses between two digits
@@ -177,72 +177,26 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def pss_mb(pids: Sequence[int]) -> float:
-    """Return the summed proportional set size (PSS) of ``pids`` in MB: shared pages counted once in all."""
-    total = 0
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1])
-                    break
-    return total / 1024
-
-
 # ---- the server and the proxy -------------------------------------------------------------------
 
 
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    """Return an environment that keeps Jupyter's and IPython's files inside ``home``."""
-    env = dict(os.environ)
-    for var, sub in [
-        ("JUPYTER_CONFIG_DIR", "config"),
-        ("JUPYTER_DATA_DIR", "data"),
-        ("IPYTHONDIR", "ipython"),
-        ("JUPYTER_RUNTIME_DIR", "runtime"),
-        ("XDG_CACHE_HOME", "cache"),
-        ("XDG_CONFIG_HOME", "xdg"),
-    ]:
-        env[var] = str(home / sub)
-        (home / sub).mkdir(parents=True, exist_ok=True)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    return env
+def pss_mb(pids: Sequence[int]) -> float:
+    """Return the summed proportional set size (PSS) of ``pids`` in MB: shared pages counted once in all."""
+    return pss_bytes(pids) / 2**20
 
 
 def start_voila(port: int, token: str, pool: int, home: Path, log: Path) -> subprocess.Popen:
     """Start Voila as `make app` does, in its own process group, on 127.0.0.1:``port``."""
     env = isolated_env(home)
     env["APP_POOL"] = str(pool)
-    args = [
-        sys.executable,
-        "-m",
-        "voila",
-        str(APP_NOTEBOOK),
-        f"--Voila.config_file_paths={APP_CONFIG}",
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-    ]
     return subprocess.Popen(
-        args, env=env, cwd=REPO_ROOT, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
+        voila_args(APP_NOTEBOOK, port, token),
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
-
-
-def cpu_seconds(pid: int) -> float:
-    """Return the CPU time (user + system) a process has used, in s; 0 if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def kernel_pids(server_pid: int) -> list[int]:
@@ -268,11 +222,7 @@ def cpu_split(server_pid: int) -> tuple[float, float, float]:
     """
     server_side = set(descendants(server_pid))
     ours = [pid for pid in descendants(os.getpid()) if pid not in server_side]
-    return (
-        cpu_seconds(server_pid),
-        sum(cpu_seconds(pid) for pid in kernel_pids(server_pid)),
-        sum(cpu_seconds(pid) for pid in ours),
-    )
+    return cpu_seconds([server_pid]), cpu_seconds(kernel_pids(server_pid)), cpu_seconds(ours)
 
 
 def wait_for_warm_pool(server: subprocess.Popen, pool: int, timeout: float, log: Path) -> float:
@@ -285,7 +235,7 @@ def wait_for_warm_pool(server: subprocess.Popen, pool: int, timeout: float, log:
     while time.monotonic() - start < timeout:
         if server.poll() is not None:
             raise RuntimeError(f"Voila stopped:\n{log.read_text(errors='replace')[-3000:]}")
-        now = {pid: cpu_seconds(pid) for pid in kernel_pids(server.pid)}
+        now = {pid: cpu_seconds([pid]) for pid in kernel_pids(server.pid)}
         if len(now) >= pool and now.keys() == before.keys() and all(now[p] - before[p] < 0.05 for p in now):
             return time.monotonic() - start
         before = now
@@ -814,6 +764,16 @@ def report(
             print(f"                - {'; '.join(s.failures)[:300]}")
 
 
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
+    """Wait until ``process`` listens on 127.0.0.1:``port`` (the proxy imports mnistlib, hence torch)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the delaying proxy did not listen on port {port} within {timeout:.0f} s")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; return 0 when it ran (whatever the figures), 2 when it could not."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -864,16 +824,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                 proxy = subprocess.Popen(
                     [
                         sys.executable,
-                        __file__,
+                        "-m",
+                        "tools.classroom",
                         "--proxy",
                         str(proxy_port),
                         str(port),
                         str(args.delay_ms / 2000),
                     ],
+                    cwd=REPO_ROOT,
                     start_new_session=True,
                 )
                 groups.append(proxy)
-                time.sleep(1)
+                wait_for_port(proxy_port, proxy, timeout=60)
                 base = f"127.0.0.1:{proxy_port}"
             students, samples, kernels, cpu = asyncio.run(run_class(args, server, base, token))
             report(students, samples, kernels, cpu, baseline, args, warm)
