@@ -27,10 +27,11 @@ from torchvision import datasets, transforms
 from mnistlib.checkpoints import SHIPPED_MODELS, load_shipped
 from mnistlib.data import DATA_DIR, ensure_mnist, load_mnist
 from mnistlib.evaluate import accuracy, predict_proba
+from mnistlib.folded_cnn import folded_forward
 from mnistlib.models import ImprovedMNISTNet, build_model
 from mnistlib.predict import predict
 from mnistlib.preprocess import MNIST_MEAN, MNIST_STD, to_mnist
-from mnistlib.runtime import bf16_supported, seed_everything
+from mnistlib.runtime import bf16_supported, eval_mode, seed_everything
 from mnistlib.train import RECIPES, fit
 from tools import canvas_testset, reference_pipeline
 from tools.timing import time_calls
@@ -187,7 +188,35 @@ def predict_section(rounds: int = 9, calls: int = 40) -> None:
         for key in inputs:
             today, now = (1000 * statistics.median(medians[(key, w)]) for w in ("today", "now"))
             print(f"    {key:28s} today {today:6.3f} ms   now {now:6.3f} ms   {today / now:4.1f}x faster")
+        if folded_forward(model) is not None:
+            parts_section(model, snapshot, rounds, calls)
     torch.set_num_threads(threads)
+
+
+def parts_section(model: torch.nn.Module, snapshot: np.ndarray, rounds: int, calls: int) -> None:
+    """Print where a reading's time goes: preprocessing and the network alone, today and now, interleaved."""
+    x = to_mnist(snapshot)
+    batch = torch.from_numpy(x).view(1, 1, 28, 28)
+
+    def network_today() -> None:
+        with eval_mode(model), torch.inference_mode():
+            model(batch)
+
+    parts = {
+        "to_mnist, 280x280 RGBA numpy": (
+            functools.partial(reference_pipeline.to_mnist, snapshot),
+            functools.partial(to_mnist, snapshot),
+        ),
+        "network alone, 28x28 to logits": (network_today, lambda: folded_forward(model)(x)),
+    }
+    medians: dict[tuple[str, int], list[float]] = {(k, i): [] for k in parts for i in (0, 1)}
+    for _ in range(rounds):
+        for key, fns in parts.items():
+            for i, fn in enumerate(fns):
+                medians[(key, i)].append(time_calls(fn, calls, warmup=5).median)
+    for key in parts:
+        today, now = (1000 * statistics.median(medians[(key, i)]) for i in (0, 1))
+        print(f"    of which {key:30s} today {today:6.3f} ms   now {now:6.3f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:
