@@ -481,20 +481,9 @@ def time_table_problems(
     table: str, seconds: dict[str, float], column: str, skip: tuple[str, ...] = ()
 ) -> list[str]:
     """Compare a markdown table's `column` (e.g. '74 s', '2.7 min') with the measured seconds per notebook."""
-    rows = [
-        [c.strip() for c in line.strip().strip("|").split("|")]
-        for line in table.splitlines()
-        if line.startswith("|")
-    ]
-    header = next((r for r in rows if any(column in c for c in r)), None)
-    if header is None:
+    quoted = table_column(table, column)
+    if not quoted:
         return [f"no table with a '{column}' column"]
-    at = next(i for i, c in enumerate(header) if column in c)
-    quoted = {}
-    for row in rows:
-        m = re.search(r"\b(\d\d_[a-z0-9_]+)", row[0])
-        if m and len(row) > at:
-            quoted[f"{m.group(1)}.ipynb"] = row[at]
     problems = []
     for name, measured in seconds.items():
         if name in skip:
@@ -566,3 +555,33 @@ def test_time_table_check_fails_on_a_wrong_table():
         )
         == []
     )
+
+
+def table_column(table: str, column: str) -> dict[str, str]:
+    """{notebook name: cell} of the markdown table column whose header contains ``column``."""
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in table.splitlines()
+        if line.startswith("|")
+    ]
+    header = next((r for r in rows if any(column in c for c in r)), None)
+    if header is None:
+        return {}
+    at = next(i for i, c in enumerate(header) if column in c)
+    found = {}
+    for row in rows:
+        m = re.search(r"\b(\d\d_[a-z0-9_]+)", row[0])
+        if m and len(row) > at:
+            found[f"{m.group(1)}.ipynb"] = row[at]
+    return found
+
+
+def test_readme_and_notebook_00_give_the_same_time_in_class():
+    lesson_00 = "\n".join(
+        c.source for c in _read(NOTEBOOKS_DIR / "00_start_here.ipynb").cells if c.cell_type == "markdown"
+    )
+    in_00 = table_column(lesson_00, "in class")
+    in_readme = table_column((REPO_ROOT / "README.md").read_text(encoding="utf-8"), "in class")
+    assert sorted(in_00) == [p.name for p in LESSONS], f"00's lesson table lists {sorted(in_00)}"
+    differ = {name: (in_readme.get(name), t) for name, t in in_00.items() if in_readme.get(name) != t}
+    assert not differ, f"README vs notebook 00 (time in class): {differ}"
