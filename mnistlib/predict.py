@@ -79,7 +79,8 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
             torch.inference_mode(),
             _one_thread(),
         ):
-            logits = model(torch.from_numpy(x).view(1, 1, 28, 28).to(device_of(model)))[0].cpu().numpy()
+            batch = torch.from_numpy(x).view(1, 1, 28, 28).to(device_of(model))
+            logits = model(batch)[0].float().cpu().numpy()  # float: numpy has no bfloat16
     probabilities = _softmax(logits)
     x.setflags(write=False)
     probabilities.setflags(write=False)
