@@ -189,10 +189,11 @@ def plot_embedding(
         ax.scatter(
             nb[:, 0],
             nb[:, 1],
-            s=40,
+            s=60,
             facecolors="none",
             edgecolors="k",
-            linewidths=1,
+            linewidths=1.5,
+            zorder=5.5,  # over the star: the nearest neighbours often land right beside it
             label="nearest neighbours",
         )
     if you is not None:
