@@ -26,6 +26,8 @@
     const send = model.send.bind(model);
     const brush = brushOf(model);
     let stroke = null; // the points of the stroke being drawn, null when the pen is up
+    // A stroke begun before this script took the pad over is ipycanvas's: its events pass through.
+    let ours = false;
     let batch = [];
     let timer = null;
 
@@ -58,6 +60,7 @@
 
     function down(x, y) {
       if (stroke) up();
+      ours = true;
       stroke = [[x, y]];
       ink(stroke);
       show();
@@ -86,6 +89,7 @@
     model.send = function (content, callbacks, buffers) {
       const event = content && content.event;
       const touch = content && content.touches && content.touches[0];
+      if (!ours && event !== "mouse_down" && event !== "touch_start") return send(content, callbacks, buffers);
       if (event === "mouse_down") return down(content.x, content.y);
       if (event === "mouse_move") return move(content.x, content.y);
       if (event === "touch_start") return touch ? down(touch.x, touch.y) : undefined;
