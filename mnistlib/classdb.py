@@ -157,6 +157,10 @@ class StoreFile:
                 }.get(_errno_name(exc), "unavailable")
                 raise self._error(kind, doing, str(exc), self.max_bytes) from exc
 
+    def _fetch_all(self, doing: str, sql: str, params: tuple = ()) -> list[tuple]:
+        """Return all rows of one query, read in one transaction (none if the store does not exist yet)."""
+        return self._run(False, doing, lambda c: c.execute(sql, params).fetchall(), [])
+
     def _schema_ok(self, conn: sqlite3.Connection, create: bool) -> bool:
         """Check the file is a class store this mnistlib can read; create the tables in a new file."""
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]

@@ -23,21 +23,19 @@ Every problem of the store itself (locked, damaged, read-only, full, unreachable
 ever half-written, and the same ``ClassSet`` works again as soon as the problem is gone, because
 each operation opens its own connection. Bad input (a label of 12, an empty drawing) raises
 ValueError instead. The SQLite plumbing (connections, pragmas, transactions, retries, errors) lives
-in ``mnistlib.classdb``; this module is what a record holds and what a class set can do.
+in ``mnistlib.classdb``, and writing an export's folder in ``mnistlib.classset_export``; this module
+is what a record holds and what a class set can do.
 """
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import os
 import re
 import secrets
-import shutil
 import sqlite3
-import tempfile
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,6 +48,7 @@ from PIL import Image
 
 # KINDS and ClassSetError are part of this module's API: users import them from here.
 from mnistlib.classdb import COLUMNS, KINDS, TIMEOUT, ClassSetError, StoreFile, utc_timestamp  # noqa: F401
+from mnistlib.classset_export import EXPORT_COLUMNS, export_target, write_export
 from mnistlib.paths import DATA_DIR, REPO_ROOT
 from mnistlib.preprocess import to_grey, to_mnist
 
@@ -118,6 +117,15 @@ def class_dir() -> Path:
 def new_student_id() -> str:
     """Return a fresh anonymous student id such as ``anon-3f9a2c7b`` (a pad makes one when it starts)."""
     return f"anon-{secrets.token_hex(4)}"
+
+
+def _store_path(path: str | os.PathLike | None) -> Path:
+    """Return the file ``ClassSet(path)`` opens: ``path``, or class.sqlite in it when it names a folder."""
+    folder = path is not None and str(path).endswith(("/", os.sep))
+    path = class_dir() if path is None else Path(path).expanduser()
+    if folder or path.is_dir() or path == class_dir():
+        path = path / STORE_NAME
+    return path.absolute()
 
 
 def sample_class() -> ClassSet:
@@ -270,6 +278,45 @@ def _record_row(
     return tuple(values[name] for name in COLUMNS.split(", "))
 
 
+def _record(row: tuple) -> Record:
+    """Return the Record of a row of ``id, COLUMNS``."""
+    r = dict(zip(["id", *COLUMNS.split(", ")], row, strict=True))
+    return Record(
+        id=r["id"],
+        uuid=r["uuid"],
+        label=r["label"],
+        student=r["student"],
+        created=r["created"],
+        strokes=None if r["strokes"] is None else json.loads(r["strokes"]),
+        raster=_unpng(r["raster"]),
+        model_input=np.frombuffer(r["model_input"], dtype=np.uint8).reshape(28, 28).copy(),
+        predicted=r["predicted"],
+        probabilities=None if r["probabilities"] is None else np.array(json.loads(r["probabilities"])),
+        model=r["model"],
+    )
+
+
+def _class_images(rows: list[tuple]) -> ClassImages:
+    """Return the ClassImages of rows of (id, label, student, predicted, model_input)."""
+    images = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.uint8).reshape(-1, 28, 28).copy()
+    return ClassImages(
+        images=images,
+        labels=np.array([r[1] for r in rows], dtype=np.int64),
+        students=np.array([r[2] for r in rows], dtype=str),
+        ids=np.array([r[0] for r in rows], dtype=np.int64),
+        predicted=np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64),
+    )
+
+
+def _counts(rows: list[tuple]) -> Counts:
+    """Return the Counts of rows of (student, label, count, first id), students in order of first save."""
+    per_digit, per_student = [0] * 10, {}
+    for student, label, n, _ in rows:
+        per_digit[label] += n
+        per_student.setdefault(student, [0] * 10)[label] += n
+    return Counts(per_digit, per_student)
+
+
 # ----------------------------------------------------------------------------- the store
 
 
@@ -293,11 +340,7 @@ class ClassSet(StoreFile):
         max_bytes: int | None = None,
         student: str | None = None,
     ) -> None:
-        folder = path is not None and str(path).endswith(("/", os.sep))
-        path = class_dir() if path is None else Path(path).expanduser()
-        if folder or path.is_dir() or path == class_dir():
-            path = path / STORE_NAME
-        super().__init__(path.absolute(), read_only, timeout, max_bytes)
+        super().__init__(_store_path(path), read_only, timeout, max_bytes)
         self.student = student or new_student_id()
 
     def __bool__(self) -> bool:
@@ -339,23 +382,11 @@ class ClassSet(StoreFile):
         row = _record_row(
             image_or_strokes, label, student, prediction, model_name, canvas_size, brush, created, uuid
         )
-
-        def insert(conn: sqlite3.Connection) -> int:
-            if not ANONYMOUS.fullmatch(student) and not _nicknames_allowed(conn):
-                raise _NicknameRefused
-            return conn.execute(
-                f"INSERT INTO drawings ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row
-            ).lastrowid
-
         _check_nickname(student)
         try:
-            return self._run(True, "save the drawing", insert, -1)
+            return self._run(True, "save the drawing", lambda c: _insert(c, row, student), -1)
         except _NicknameRefused:
-            raise ValueError(
-                f"{student!r} is not an anonymous student id, and this class store takes no nicknames. "
-                "Use the pad's id (mnistlib.classset.new_student_id()), or the teacher can allow "
-                "nicknames: cs.allow_nicknames = True."
-            ) from None
+            raise _nickname_refused(student) from None
 
     @property
     def allow_nicknames(self) -> bool:
@@ -368,26 +399,19 @@ class ClassSet(StoreFile):
 
     def metadata(self) -> dict[str, str]:
         """Return the store's metadata table (when it was created, settings, what a sample was made from)."""
-        return self._run(
-            False, "read the metadata", lambda c: dict(c.execute("SELECT key, value FROM meta")), {}
-        )
+        return dict(self._fetch_all("read the metadata", "SELECT key, value FROM meta"))
 
     def set_metadata(self, **items: str) -> None:
         """Set metadata entries (strings), e.g. ``description="Class 4B, spring term"``."""
         rows = [(k, str(v)) for k, v in items.items()]
-        self._run(
-            True,
-            "change the metadata",
-            lambda c: c.executemany("REPLACE INTO meta VALUES (?, ?)", rows),
-            None,
-        )
+        sql = "REPLACE INTO meta VALUES (?, ?)"
+        self._run(True, "change the metadata", lambda c: c.executemany(sql, rows), None)
 
     # ---- reading
 
     def __len__(self) -> int:
-        return self._run(
-            False, "count the drawings", lambda c: c.execute("SELECT count(*) FROM drawings").fetchone()[0], 0
-        )
+        sql = "SELECT count(*) FROM drawings"
+        return self._run(False, "count the drawings", lambda c: c.execute(sql).fetchone()[0], 0)
 
     def images(self, label: int | None = None, student: str | None = None) -> ClassImages:
         """Return the drawings' model inputs, labels, students, ids and readings as numpy arrays, by id.
@@ -395,20 +419,8 @@ class ClassSet(StoreFile):
         ``label`` or ``student`` keep only that digit's or that student's drawings.
         """
         where, params = _where(label, student)
-
-        def read(conn: sqlite3.Connection) -> list[tuple]:
-            sql = f"SELECT id, label, student, predicted, model_input FROM drawings{where} ORDER BY id"
-            return conn.execute(sql, params).fetchall()
-
-        rows = self._run(False, "read the drawings", read, [])
-        images = np.frombuffer(b"".join(r[4] for r in rows), dtype=np.uint8).reshape(-1, 28, 28).copy()
-        return ClassImages(
-            images=images,
-            labels=np.array([r[1] for r in rows], dtype=np.int64),
-            students=np.array([r[2] for r in rows], dtype=str),
-            ids=np.array([r[0] for r in rows], dtype=np.int64),
-            predicted=np.array([-1 if r[3] is None else r[3] for r in rows], dtype=np.int64),
-        )
+        sql = f"SELECT id, label, student, predicted, model_input FROM drawings{where} ORDER BY id"
+        return _class_images(self._fetch_all("read the drawings", sql, params))
 
     def get(self, record_id: int | str) -> Record:
         """Return one record (by id, or by UUID) with its strokes, raster and reading; KeyError if absent."""
@@ -419,48 +431,16 @@ class ClassSet(StoreFile):
         )
         if row is None:
             raise KeyError(f"There is no record {record_id!r} in {self.path}.")
-        r = dict(zip(["id", *COLUMNS.split(", ")], row, strict=True))
-        return Record(
-            id=r["id"],
-            uuid=r["uuid"],
-            label=r["label"],
-            student=r["student"],
-            created=r["created"],
-            strokes=None if r["strokes"] is None else json.loads(r["strokes"]),
-            raster=_unpng(r["raster"]),
-            model_input=np.frombuffer(r["model_input"], dtype=np.uint8).reshape(28, 28).copy(),
-            predicted=r["predicted"],
-            probabilities=None if r["probabilities"] is None else np.array(json.loads(r["probabilities"])),
-            model=r["model"],
-        )
+        return _record(row)
 
     def counts(self) -> Counts:
         """Return how many drawings there are per digit and per student (students in order of first save)."""
         sql = "SELECT student, label, count(*), min(id) FROM drawings GROUP BY student, label ORDER BY 4"
-        rows = self._run(False, "count the drawings", lambda c: c.execute(sql).fetchall(), [])
-        per_digit, per_student = [0] * 10, {}
-        for student, label, n, _ in rows:
-            per_digit[label] += n
-            per_student.setdefault(student, [0] * 10)[label] += n
-        return Counts(per_digit, per_student)
+        return _counts(self._fetch_all("count the drawings", sql))
 
     def check(self) -> None:
         """Check the whole file (SQLite's integrity check) and every record's contents; raise ClassSetError if damaged."""
-
-        def run(conn: sqlite3.Connection) -> str:
-            problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
-            if problems != ["ok"]:
-                return "; ".join(problems[:3])
-            for rid, raster, model_input in conn.execute("SELECT id, raster, model_input FROM drawings"):
-                try:
-                    Image.open(io.BytesIO(raster)).verify()
-                except Exception as exc:  # noqa: BLE001  Pillow reports a bad PNG in many ways
-                    return f"record {rid} has an unreadable raster ({exc})"
-                if len(model_input) != 784:
-                    return f"record {rid} has a model input of {len(model_input)} bytes, not 784"
-            return ""
-
-        problem = self._run(False, "check the class store", run, "")
+        problem = self._run(False, "check the class store", _first_problem, "")
         if problem:
             raise self._error("corrupt", "check the class store", problem)
 
@@ -468,17 +448,7 @@ class ClassSet(StoreFile):
 
     def delete(self, record_id: int | str) -> None:
         """Delete one record (by id, or by UUID); KeyError if there is none. A later merge does not bring it back."""
-        key = "uuid" if isinstance(record_id, str) else "id"
-
-        def remove(conn: sqlite3.Connection) -> bool:
-            row = conn.execute(f"SELECT uuid FROM drawings WHERE {key} = ?", (record_id,)).fetchone()
-            if row is None:
-                return False
-            conn.execute("DELETE FROM drawings WHERE uuid = ?", row)
-            conn.execute("INSERT OR IGNORE INTO deleted VALUES (?)", row)
-            return True
-
-        if not self._run(True, f"delete record {record_id}", remove, False):
+        if not self._run(True, f"delete record {record_id}", lambda c: _delete(c, record_id), False):
             raise KeyError(f"There is no record {record_id!r} in {self.path}.")
 
     def merge(self, other: ClassSet | str | os.PathLike) -> int:
@@ -491,18 +461,10 @@ class ClassSet(StoreFile):
         if other.path.exists() and self.path.exists() and os.path.samefile(other.path, self.path):
             return 0
         sql = f"SELECT {COLUMNS} FROM drawings ORDER BY id"
-        rows = other._run(False, "read the other class store", lambda c: c.execute(sql).fetchall(), [])
-
-        def insert(conn: sqlite3.Connection) -> int:
-            before = conn.total_changes
-            conn.executemany(
-                f"INSERT INTO drawings ({COLUMNS}) SELECT ?,?,?,?,?,?,?,?,?,? "
-                "WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE uuid = ?1) ON CONFLICT (uuid) DO NOTHING",
-                rows,
-            )
-            return conn.total_changes - before
-
-        return self._run(True, "merge the other class store", insert, 0) if rows else 0
+        rows = other._fetch_all("read the other class store", sql)
+        return (
+            self._run(True, "merge the other class store", lambda c: _insert_new(c, rows), 0) if rows else 0
+        )
 
     def export(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write the drawings as a PNG folder per digit, as torchvision's ImageFolder reads it; return the folder.
@@ -514,65 +476,74 @@ class ClassSet(StoreFile):
         and renamed into place, so ``path`` is always a whole export or absent. ``overwrite=True``
         replaces an earlier export (a folder holding records.csv), never another folder.
         """
-        target = Path(path).expanduser().absolute()
-        if target.exists() and not overwrite:
-            raise FileExistsError(f"{target} already exists. Choose a new folder, or pass overwrite=True.")
-        if target.exists() and not (target / "records.csv").is_file():
-            raise FileExistsError(
-                f"{target} exists and is not an earlier export (no records.csv): not replacing it."
-            )
-        sql = "SELECT id, uuid, label, student, created, model_input, predicted, model FROM drawings ORDER BY id"
-        rows = self._run(False, "read the drawings", lambda c: c.execute(sql).fetchall(), [])
-        return _write_export(rows, target)
+        target = export_target(path, overwrite)  # checked before reading: a refused export reads nothing
+        sql = f"SELECT {EXPORT_COLUMNS} FROM drawings ORDER BY id"
+        return write_export(self._fetch_all("read the drawings", sql), target)
+
+
+# ----------------------------------------------------------------------------- inside one transaction
 
 
 class _NicknameRefused(Exception):
     """Raised inside the transaction, turned into a ValueError outside it."""
 
 
-def _write_export(rows: list[tuple], target: Path) -> Path:
-    """Write ``export``'s folder from its rows in a temporary folder, then rename it into place as ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    try:
-        for digit in range(10):
-            (tmp / str(digit)).mkdir()
-        with open(tmp / "records.csv", "w", newline="", encoding="utf-8") as f:
-            writer = csv.writer(f)
-            writer.writerow(["file", "id", "uuid", "label", "student", "created", "predicted", "model"])
-            for rid, ruuid, label, student, created, model_input, predicted, model in rows:
-                name = f"{label}/{ruuid}.png"
-                image = np.frombuffer(model_input, dtype=np.uint8).reshape(28, 28)
-                Image.fromarray(image, "L").save(tmp / name, format="PNG")
-                writer.writerow(
-                    [
-                        name,
-                        rid,
-                        ruuid,
-                        label,
-                        student,
-                        created,
-                        "" if predicted is None else predicted,
-                        model or "",
-                    ]
-                )
-        tmp.chmod(0o755)  # mkdtemp makes it private; an export is for sharing
-        if target.exists():  # replace an earlier export: the old one is moved away, then removed
-            old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            tmp.rename(target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return target
+def _insert(conn: sqlite3.Connection, row: tuple, student: str) -> int:
+    """Insert a record's row (COLUMNS order); return its id. Refuses a nickname the store does not allow."""
+    if not ANONYMOUS.fullmatch(student) and not _nicknames_allowed(conn):
+        raise _NicknameRefused
+    return conn.execute(f"INSERT INTO drawings ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row).lastrowid
+
+
+def _delete(conn: sqlite3.Connection, record_id: int | str) -> bool:
+    """Delete a record by id or UUID and remember its UUID as deleted; return False if there is none."""
+    key = "uuid" if isinstance(record_id, str) else "id"
+    row = conn.execute(f"SELECT uuid FROM drawings WHERE {key} = ?", (record_id,)).fetchone()
+    if row is None:
+        return False
+    conn.execute("DELETE FROM drawings WHERE uuid = ?", row)
+    conn.execute("INSERT OR IGNORE INTO deleted VALUES (?)", row)
+    return True
+
+
+def _insert_new(conn: sqlite3.Connection, rows: list[tuple]) -> int:
+    """Insert the rows (COLUMNS order) whose UUID is neither here nor deleted here; return how many."""
+    before = conn.total_changes
+    conn.executemany(
+        f"INSERT INTO drawings ({COLUMNS}) SELECT ?,?,?,?,?,?,?,?,?,? "
+        "WHERE NOT EXISTS (SELECT 1 FROM deleted WHERE uuid = ?1) ON CONFLICT (uuid) DO NOTHING",
+        rows,
+    )
+    return conn.total_changes - before
+
+
+def _first_problem(conn: sqlite3.Connection) -> str:
+    """Return the file's first problems (integrity check, then each record's raster and input), or ""."""
+    problems = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+    if problems != ["ok"]:
+        return "; ".join(problems[:3])
+    for rid, raster, model_input in conn.execute("SELECT id, raster, model_input FROM drawings"):
+        try:
+            Image.open(io.BytesIO(raster)).verify()
+        except Exception as exc:  # noqa: BLE001  Pillow reports a bad PNG in many ways
+            return f"record {rid} has an unreadable raster ({exc})"
+        if len(model_input) != 784:
+            return f"record {rid} has a model input of {len(model_input)} bytes, not 784"
+    return ""
 
 
 def _nicknames_allowed(conn: sqlite3.Connection) -> bool:
     row = conn.execute("SELECT value FROM meta WHERE key = 'allow_nicknames'").fetchone()
     return row is not None and row[0] == "1"
+
+
+def _nickname_refused(student: str) -> ValueError:
+    """Return the error of saving under a nickname in a store that takes none."""
+    return ValueError(
+        f"{student!r} is not an anonymous student id, and this class store takes no nicknames. "
+        "Use the pad's id (mnistlib.classset.new_student_id()), or the teacher can allow "
+        "nicknames: cs.allow_nicknames = True."
+    )
 
 
 def _check_nickname(student: str) -> None:

@@ -6,7 +6,6 @@ permissions do not apply, so the read-only store is tried by a child that drops 
 
 from __future__ import annotations
 
-import csv
 import multiprocessing as mp
 import os
 import random
@@ -22,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 import mnistlib
 from mnistlib import classset
@@ -189,46 +187,6 @@ def test_merge_adds_each_record_once_and_keeps_deleted_ones_out(tmp_path: Path) 
     ours.delete(uuid)  # junk the teacher removed stays removed
     assert ours.merge(theirs) == 0 and len(ours) == 3
     assert len(theirs) == 3  # the other store is only read
-
-
-def test_export_is_an_image_folder_per_digit_with_a_record_list(store: ClassSet, tmp_path: Path) -> None:
-    from torchvision.datasets import ImageFolder
-
-    a = new_student_id()
-    ids = [store.add(SEVEN, 7, a), store.add(ONE, 1), store.add(bar_image(), 1, a)]
-    out = store.export(tmp_path / "export")
-    assert sorted(p.name for p in out.iterdir()) == [*map(str, range(10)), "records.csv"]
-    dataset = ImageFolder(str(out), allow_empty=True)
-    assert dataset.class_to_idx == {str(d): d for d in range(10)}
-    assert sorted(label for _, label in dataset.samples) == [1, 1, 7]
-    rows = list(csv.DictReader((out / "records.csv").read_text(encoding="utf-8").splitlines()))
-    assert [int(r["id"]) for r in rows] == ids and rows[0]["student"] == a
-    for row in rows:
-        image = np.asarray(Image.open(out / row["file"]))
-        np.testing.assert_array_equal(image, store.get(int(row["id"])).model_input)
-    with pytest.raises(FileExistsError, match="overwrite=True"):
-        store.export(out)
-    store.delete(ids[0])
-    store.export(out, overwrite=True)
-    assert len(list(csv.DictReader((out / "records.csv").read_text(encoding="utf-8").splitlines()))) == 2
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
-
-
-def test_an_export_that_fails_half_way_leaves_nothing(store: ClassSet, tmp_path: Path, monkeypatch) -> None:
-    for _ in range(3):
-        store.add(ONE, 1)
-    real_save, calls = Image.Image.save, []
-
-    def failing_save(self, *args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise OSError(28, "No space left on device")
-        return real_save(self, *args, **kwargs)
-
-    monkeypatch.setattr(Image.Image, "save", failing_save)
-    with pytest.raises(OSError, match="No space"):
-        store.export(tmp_path / "export")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["class"]
 
 
 def test_gallery_shows_ids_and_labels_and_marks_misread_drawings(store: ClassSet) -> None:
