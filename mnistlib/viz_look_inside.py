@@ -160,9 +160,21 @@ def plot_embedding(
     you_label: str = "your digit",
 ) -> Figure:
     """Scatter 2-D points coloured by class, each class's digit at its centre; mark ``you`` with a star."""
-    points, labels = np.asarray(points), np.asarray(labels)
     fig = figure(6.5, 5.5)
     ax = fig.subplots()
+    _class_clouds(ax, np.asarray(points), np.asarray(labels))
+    if neighbours is not None:
+        _ring_neighbours(ax, np.asarray(neighbours).reshape(-1, 2))
+    if you is not None:
+        _star_you(ax, np.asarray(you).reshape(2), you_label)
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    ax.set_title(title, fontsize=10)
+    return fig
+
+
+def _class_clouds(ax, points: np.ndarray, labels: np.ndarray) -> None:
+    """Draw the points coloured by class, and each class's digit at its median point."""
     cmap = colormaps["tab10"]
     # rasterized: thousands of dots stay one fast image instead of thousands of vector paths
     ax.scatter(
@@ -184,36 +196,36 @@ def plot_embedding(
             bbox={"boxstyle": "circle", "fc": "white", "ec": color, "alpha": 0.7},
             zorder=6,
         )
-    if neighbours is not None:
-        nb = np.asarray(neighbours).reshape(-1, 2)
-        ax.scatter(
-            nb[:, 0],
-            nb[:, 1],
-            s=60,
-            facecolors="none",
-            edgecolors="k",
-            linewidths=1.5,
-            zorder=5.5,  # over the star: the nearest neighbours often land right beside it
-            label="nearest neighbours",
-        )
-    if you is not None:
-        y = np.asarray(you).reshape(2)
-        ax.scatter(
-            [y[0]],
-            [y[1]],
-            marker="*",
-            s=500,
-            c="gold",
-            edgecolors="k",
-            linewidths=1.5,
-            zorder=5,
-            label=you_label,
-        )
-        ax.legend(loc="best", fontsize=9)
-    ax.set_xlabel("component 1")
-    ax.set_ylabel("component 2")
-    ax.set_title(title, fontsize=10)
-    return fig
+
+
+def _ring_neighbours(ax, nb: np.ndarray) -> None:
+    """Circle the nearest neighbours' (k, 2) points."""
+    ax.scatter(
+        nb[:, 0],
+        nb[:, 1],
+        s=60,
+        facecolors="none",
+        edgecolors="k",
+        linewidths=1.5,
+        zorder=5.5,  # over the star: the nearest neighbours often land right beside it
+        label="nearest neighbours",
+    )
+
+
+def _star_you(ax, y: np.ndarray, you_label: str) -> None:
+    """Mark the student's point with a gold star, and add the legend."""
+    ax.scatter(
+        [y[0]],
+        [y[1]],
+        marker="*",
+        s=500,
+        c="gold",
+        edgecolors="k",
+        linewidths=1.5,
+        zorder=5,
+        label=you_label,
+    )
+    ax.legend(loc="best", fontsize=9)
 
 
 @lesson_style
