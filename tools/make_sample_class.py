@@ -202,26 +202,7 @@ def make(out: Path, seed: int = 0) -> Path:
     tmp.unlink()  # ClassSet creates the file itself
     try:
         cs = ClassSet(tmp)
-        when = START
-        for _ in range(NUM_STUDENTS):
-            style = student_style(rng)
-            student = f"anon-{rng.integers(0, 2**32):08x}"
-            for _ in range(REPEATS):
-                for digit in range(10):  # the pad asks "Draw a 0", "Draw a 1", ...
-                    strokes = draw(digit, style, rng)
-                    reading = predict(model, _raster(strokes, style["brush"]))
-                    when += timedelta(seconds=float(rng.uniform(4, 15)))
-                    record_uuid = str(uuid.UUID(bytes=rng.bytes(16), version=4))
-                    cs.add(
-                        strokes,
-                        digit,
-                        student,
-                        prediction=reading,
-                        model_name=MODEL_NAME,
-                        brush=style["brush"],
-                        created=when,
-                        uuid=record_uuid,
-                    )
+        _draw_class(cs, model, rng)
         cs.set_metadata(
             created=START.isoformat(timespec="milliseconds"),
             description=DESCRIPTION,
@@ -229,22 +210,51 @@ def make(out: Path, seed: int = 0) -> Path:
             seed=str(seed),
             synthetic="1",
         )
-        conn = sqlite3.connect(tmp, isolation_level=None)
-        try:
-            # A shipped file in rollback-journal mode opens read-only anywhere (WAL would need a
-            # writable folder for its shared-memory file). 1 KB pages waste least around records
-            # of about 2 KB (with 4 KB pages, 40 % of the file was padding); VACUUM applies them.
-            conn.execute("PRAGMA journal_mode=DELETE")
-            conn.execute("PRAGMA page_size=1024")
-            conn.execute("VACUUM")
-        finally:
-            conn.close()
+        _compact(tmp)
         tmp.chmod(0o644)
         tmp.replace(out)
     finally:
         for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm")):
             leftover.unlink(missing_ok=True)
     return out
+
+
+def _draw_class(cs: ClassSet, model: torch.nn.Module, rng: np.random.Generator) -> None:
+    """Save every imaginary student's drawings, read by ``model``, a few seconds apart from START."""
+    when = START
+    for _ in range(NUM_STUDENTS):
+        style = student_style(rng)
+        student = f"anon-{rng.integers(0, 2**32):08x}"
+        for _ in range(REPEATS):
+            for digit in range(10):  # the pad asks "Draw a 0", "Draw a 1", ...
+                strokes = draw(digit, style, rng)
+                reading = predict(model, _raster(strokes, style["brush"]))
+                when += timedelta(seconds=float(rng.uniform(4, 15)))
+                record_uuid = str(uuid.UUID(bytes=rng.bytes(16), version=4))
+                cs.add(
+                    strokes,
+                    digit,
+                    student,
+                    prediction=reading,
+                    model_name=MODEL_NAME,
+                    brush=style["brush"],
+                    created=when,
+                    uuid=record_uuid,
+                )
+
+
+def _compact(path: Path) -> None:
+    """Turn the finished store into the file that ships: rollback journal, 1 KB pages."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        # A shipped file in rollback-journal mode opens read-only anywhere (WAL would need a
+        # writable folder for its shared-memory file). 1 KB pages waste least around records
+        # of about 2 KB (with 4 KB pages, 40 % of the file was padding); VACUUM applies them.
+        conn.execute("PRAGMA journal_mode=DELETE")
+        conn.execute("PRAGMA page_size=1024")
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
 
 
 def _raster(strokes: list[Stroke], brush: int) -> np.ndarray:
