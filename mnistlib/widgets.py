@@ -415,8 +415,9 @@ class PadEvents:
     def inked_strokes(self, _canvas: Canvas, content: dict, _buffers: Any) -> None:
         """Take a stroke the browser has inked itself (the app page's pad_client.js), in batches of points.
 
-        ``mnist_down`` (x, y), ``mnist_moves`` (points) and ``mnist_up``: the canvas already shows
-        them, so nothing is drawn back, and a batch is one message instead of one per mouse move.
+        ``mnist_down`` (x, y), ``mnist_moves`` (points) and ``mnist_up`` (the last points, if any):
+        the canvas already shows them, so nothing is drawn back, and a batch is one message instead
+        of one per mouse move.
         ipycanvas's own events (JupyterLab, or a page without the script) go to pointer_* instead.
         """
         pad, event = self.pad, content.get("event")
@@ -431,7 +432,10 @@ class PadEvents:
             added = [pad.strokes.add(x, y) for x, y in content.get("points", [])]
             if any(p is not None for p in added) and pad.throttle.due():
                 pad.update()
-        elif event == "mnist_up" and pad.strokes.end():
+        elif event == "mnist_up" and pad.strokes.drawing:
+            for x, y in content.get("points", []):
+                pad.strokes.add(x, y)
+            pad.strokes.end()
             if self._repainted:  # ink drawn before the repaint landed was wiped: paint the stroke again
                 pad.redraw()
             pad.update()

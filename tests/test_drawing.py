@@ -93,6 +93,42 @@ def test_rasterisation_is_a_pure_function_of_the_strokes():
     assert np.array_equal(a.rasterize(), b.rasterize())
 
 
+def _drawn_from_scratch(strokes: Strokes) -> np.ndarray:
+    fresh = Strokes(strokes.width, strokes.height, strokes.brush)
+    fresh.strokes = [list(stroke) for stroke in strokes.strokes]
+    return fresh.rasterize()
+
+
+def test_rasterising_a_growing_drawing_gives_the_same_pixels_as_drawing_it_anew():
+    # rasterize() draws only the points added since its last call: every step must match a fresh
+    # drawing of the same points, pixel for pixel, through new strokes, Undo and Clear.
+    rng = np.random.default_rng(0)
+    strokes, checked = Strokes(), 0
+    for step in range(400):
+        if step % 60 == 59:
+            strokes.undo() if step % 120 == 59 else strokes.clear()
+        elif not strokes.drawing or rng.random() < 0.05:
+            strokes.start(*rng.uniform(20, 260, size=2))
+        else:
+            x, y = strokes.strokes[-1][-1]
+            strokes.add(*np.clip((x, y) + rng.uniform(-15, 15, size=2), 0, PAD_SIZE))
+        if rng.random() < 0.4:
+            assert np.array_equal(strokes.rasterize(), _drawn_from_scratch(strokes)), f"step {step}"
+            checked += 1
+    assert checked > 100
+
+
+def test_a_raster_already_returned_does_not_change_and_edited_points_are_drawn_anew():
+    strokes = Strokes()
+    strokes.add_stroke([(60, 60), (200, 60)])
+    first = strokes.rasterize()
+    strokes.add_stroke([(60, 200), (200, 200)])
+    assert first[200, 130] == 0 and strokes.rasterize()[200, 130] == 255
+    strokes.strokes[0][1] = (60, 140)  # points changed in place (a script): the old ink must go
+    again = strokes.rasterize()
+    assert again[60, 190] == 0 and np.array_equal(again, _drawn_from_scratch(strokes))
+
+
 @pytest.mark.parametrize("name", ["cnn", "mlp_improved"])
 @pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
 def test_the_designed_browser_strokes_are_read_as_their_digit(digit, name):

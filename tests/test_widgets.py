@@ -56,9 +56,10 @@ def inked_draw(pad: DrawingPad, strokes, batch: int = 3) -> None:
     for stroke in strokes:
         points = dense(stroke)
         custom(pad, event="mnist_down", x=points[0][0], y=points[0][1])
-        for i in range(1, len(points), batch):
-            custom(pad, event="mnist_moves", points=[list(p) for p in points[i : i + batch]])
-        custom(pad, event="mnist_up")
+        batches = [[list(p) for p in points[i : i + batch]] for i in range(1, len(points), batch)]
+        for moves in batches[:-1]:
+            custom(pad, event="mnist_moves", points=moves)
+        custom(pad, event="mnist_up", points=batches[-1] if batches else [])  # the last batch, with the up
 
 
 def custom(pad: DrawingPad, **content) -> None:
@@ -425,6 +426,17 @@ def test_inked_batches_are_read_live_at_most_as_often_as_the_throttle_allows(pad
     custom(pad, event="mnist_up")
     assert calls[live:] == [False]  # exactly one more, always, at the end of the stroke
     assert 'data-strokes="1" data-live="false"' in pad.reading.value
+
+
+def test_the_points_sent_with_the_pen_up_end_the_stroke(pad):
+    points = [[150, 45 + 10 * i] for i in range(19)]
+    custom(pad, event="mnist_down", x=150, y=40)
+    custom(pad, event="mnist_moves", points=points[:10])
+    custom(pad, event="mnist_up", points=points[10:])
+    assert pad.strokes.strokes == [[(150.0, 40.0)] + [(float(x), float(y)) for x, y in points]]
+    assert 'data-strokes="1" data-live="false"' in pad.reading.value
+    custom(pad, event="mnist_up", points=[[10, 10]])  # a second pen-up, with no stroke open: ignored
+    assert len(pad.strokes.strokes[0]) == 20 and pad.strokes.finished == 1
 
 
 def test_an_inked_stroke_over_an_upload_repaints_the_pad(pad, monkeypatch):

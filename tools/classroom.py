@@ -74,7 +74,7 @@ from tools.local_servers import (
 PAD = 280  # the pad's size in CSS and canvas pixels (mnistlib.drawing.PAD_SIZE)
 MOVE_INTERVAL = 1 / 60  # s between two pointer events: a mouse reports about 60 a second
 THINK_TIME = 1.0  # s a student pauses between two digits
-BATCH_INTERVAL = 0.05  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
+BATCH_INTERVAL = 0.15  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
 
 Point = tuple[float, float]
 
@@ -386,12 +386,15 @@ def reading_of(msg: dict, reading_id: str) -> tuple[str, str, int, bool] | None:
     return (match[1], match[2], int(match[3]), match[4] == "true") if match else None
 
 
-async def send_stroke(ks: KernelSocket, canvas: str, points: list[Point], per_move: bool) -> None:
+async def send_stroke(
+    ks: KernelSocket, canvas: str, points: list[Point], per_move: bool
+) -> list[list[float]]:
     """Send a stroke's pointer events as the app page does, a mouse move every MOVE_INTERVAL, pen still down.
 
     The app page (app/jupyter/voila/templates/mnist-app/pad_client.js) sends "mnist_down", then the
-    moves in batches, one when BATCH_INTERVAL has passed since the batch's first move. ``per_move``
-    sends ipycanvas's own events instead, one message per move, as a page without that script does.
+    moves in batches, one when BATCH_INTERVAL has passed since the batch's first move; it returns the
+    last batch, which the page sends with the pen-up. ``per_move`` sends ipycanvas's own events
+    instead, one message per move, as a page without that script does.
     """
 
     def custom(content: dict) -> None:
@@ -403,7 +406,7 @@ async def send_stroke(ks: KernelSocket, canvas: str, points: list[Point], per_mo
         for x, y in moves:
             await asyncio.sleep(MOVE_INTERVAL)
             custom({"event": "mouse_move", "x": x, "y": y})
-        return
+        return []
     custom({"event": "mnist_down", "x": x0, "y": y0})
     batch: list[list[float]] = []
     due = math.inf
@@ -415,8 +418,7 @@ async def send_stroke(ks: KernelSocket, canvas: str, points: list[Point], per_mo
         if time.monotonic() >= due:
             custom({"event": "mnist_moves", "points": batch})
             batch = []
-    if batch:
-        custom({"event": "mnist_moves", "points": batch})
+    return batch
 
 
 async def light_student(
@@ -493,7 +495,7 @@ async def light_student(
             strokes = jitter(DIGITS[digit], rng)
             result = None
             for n, stroke in enumerate(strokes, 1):
-                await send_stroke(ks, ids["canvas"], densify(stroke), per_move)
+                last = await send_stroke(ks, ids["canvas"], densify(stroke), per_move)
                 final = asyncio.ensure_future(
                     ks.wait(
                         lambda m, n=n: (
@@ -506,7 +508,7 @@ async def light_student(
                 end = (
                     {"event": "mouse_up", "x": stroke[-1][0], "y": stroke[-1][1]}
                     if per_move
-                    else {"event": "mnist_up"}
+                    else {"event": "mnist_up", "points": last}
                 )
                 ks.comm(ids["canvas"], {"method": "custom", "content": end})
                 result = reading_of(await final, ids["reading"])
@@ -736,10 +738,14 @@ def report(
     # Where the 2 cores went: a server or kernels near the machine's core count explain slow readings.
     # The students' side (light clients, Chromium) shares the machine here, unlike in a real class.
     server_cpu, kernel_cpu, students_cpu, wall = cpu
+    digits = max(1, sum(s.drawn for s in students))
     print(
         f"CPU during the class ({wall:.0f} s): server {server_cpu:.0f} s = {server_cpu / wall:.2f} cores, "
         f"kernels {kernel_cpu:.0f} s = {kernel_cpu / wall:.2f} cores, students' side (light clients + "
         f"Chromium) {students_cpu:.0f} s = {students_cpu / wall:.2f} cores ({os.cpu_count()} on this machine)"
+    )
+    print(
+        f"CPU per digit drawn: server {1000 * server_cpu / digits:.0f} ms, kernels {1000 * kernel_cpu / digits:.0f} ms"
     )
     for kind in ("light", "browser"):
         group = [s for s in students if s.kind == kind]

@@ -6,12 +6,17 @@
 // * inks each stroke at once on the canvas widget's own picture (ipycanvas's model canvas, which
 //   every view of it copies), with the pad's brush (widget class mnist-brush-N);
 // * sends the kernel a stroke as "mnist_down", then its points in batches ("mnist_moves", one every
-//   BATCH_MS) and "mnist_up" (mnistlib.widgets.PadEvents reads them; the kernel draws nothing back);
+//   BATCH_MS) and "mnist_up" with the last batch's points (mnistlib.widgets.PadEvents reads them; the
+//   kernel draws nothing back);
 // * keeps the stroke being drawn on top when the kernel repaints the canvas meanwhile.
 // Included by index.html.j2 (a Jinja template: no double braces or brace-percent in this file).
 (function () {
   "use strict";
-  const BATCH_MS = 50; // at most 20 messages a second while drawing, instead of one per mouse move
+  // At most 6-7 messages a second while drawing, instead of one per mouse move (about 60 a second).
+  // Each message costs the kernel and the server 1-2 ms of CPU whatever it holds, and the kernel reads
+  // the drawing live at most every 0.15 s (mnistlib.drawing.LIVE_INTERVAL): sending points more often
+  // than that only adds messages. The ink does not wait for them.
+  const BATCH_MS = 150;
   const MIN_STEP = 2; // px: closer points add nothing visible (mnistlib.drawing.Strokes.min_step)
   const wrapped = new WeakSet();
 
@@ -81,8 +86,10 @@
     function up() {
       if (!stroke) return;
       stroke = null;
-      flush();
-      send({ event: "mnist_up" }, {});
+      if (timer !== null) clearTimeout(timer);
+      timer = null;
+      send({ event: "mnist_up", points: batch }, {}); // the last points and the pen-up, in one message
+      batch = [];
     }
 
     // ipycanvas's view reports the pointer through model.send, in canvas pixels.
