@@ -65,22 +65,18 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
             "predict() takes the model first, then the image: predict(model, image); "
             f"got a {type(model).__name__} as the model."
         )
-    x = to_mnist(image)
-    folded = folded_forward(model)  # a SmallCNN on the CPU: the same logits, far less per-layer overhead
-    if folded is not None:
-        with _one_thread():
+    with _one_thread():  # preprocessing's resize is a pair of small torch products too
+        x = to_mnist(image)
+        folded = folded_forward(model)  # a SmallCNN on the CPU: the same logits, far less per-layer overhead
+        if folded is not None:
             logits = folded(x)
-    else:
-        # Eval mode: BatchNorm and dropout must not act on a single image. Switching a model costs
-        # about a third of a small CNN's call, so a model already in eval mode throughout is left as is.
-        training = any(module.training for module in model.modules())
-        with (
-            eval_mode(model) if training else contextlib.nullcontext(),
-            torch.inference_mode(),
-            _one_thread(),
-        ):
-            batch = torch.from_numpy(x).view(1, 1, 28, 28).to(device_of(model))
-            logits = model(batch)[0].float().cpu().numpy()  # float: numpy has no bfloat16
+        else:
+            # Eval mode: BatchNorm and dropout must not act on a single image. Switching a model costs
+            # about a third of a small CNN's call, so a model already in eval mode throughout is left as is.
+            training = any(module.training for module in model.modules())
+            with eval_mode(model) if training else contextlib.nullcontext(), torch.inference_mode():
+                batch = torch.from_numpy(x).view(1, 1, 28, 28).to(device_of(model))
+                logits = model(batch)[0].float().cpu().numpy()  # float: numpy has no bfloat16
     probabilities = _softmax(logits)
     x.setflags(write=False)
     probabilities.setflags(write=False)

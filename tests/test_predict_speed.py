@@ -68,13 +68,28 @@ def varied(mnist_train) -> list:
 
 def test_preprocessing_equals_todays(varied):
     fast = 0
+    pil_images, pil_fast = 0, 0
     for image in varied:
         expected = reference_pipeline.to_mnist(image)
         np.testing.assert_allclose(preprocess.to_mnist(image), expected, rtol=0, atol=1e-5)
         fast += preprocess._flat_background_digit(preprocess._checked_array(image)) is not None
+        if isinstance(image, Image.Image):
+            pil_images += 1
+            pil_fast += preprocess._flat_background_pil(image) is not None
     # The fast route must really be taken for the drawings, or this test compares nothing new.
     assert fast >= 0.7 * len(varied)
     assert fast < len(varied)  # and the ordinary route for the rest
+    assert pil_images >= 10 and pil_fast >= 0.7 * pil_images  # PIL snapshots: read from their box alone
+
+
+def test_fast_resize_equals_pillows():
+    rng = np.random.default_rng(0)
+    for h, w in [(186, 147), (20, 16), (31, 7), (400, 399), (5, 60), (21, 20)]:
+        image = rng.random((h, w), dtype=np.float32)
+        for side in (20, 16, 80):
+            np.testing.assert_allclose(
+                preprocess._fast_resize(image, side), preprocess._resize(image, side), rtol=0, atol=1e-6
+            )
 
 
 def test_predict_equals_todays(varied, shipped_cnn, shipped_mlp):
