@@ -9,7 +9,6 @@ pred.digit, pred.probabilities, pred.model_input
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,7 +16,7 @@ import torch
 from torch import nn
 
 from mnistlib.folded_cnn import folded_forward
-from mnistlib.preprocess import BlankImageError, ImageInput, InvalidImageError, to_mnist
+from mnistlib.preprocess import BlankImageError, ImageInput, InvalidImageError, one_thread, to_mnist
 from mnistlib.runtime import device_of, eval_mode
 
 __all__ = ["BlankImageError", "InvalidImageError", "Prediction", "predict"]
@@ -37,22 +36,6 @@ class Prediction:
         return float(self.probabilities[self.digit])
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    """Run torch single-threaded inside the block, then restore the thread count."""
-    # One 28x28 image is far too little work to share. On a busy 2-core machine, waiting for a
-    # second thread made a call 4-50x slower (median 7-10 ms instead of 1.7 ms, measured).
-    threads = torch.get_num_threads()
-    if threads == 1:  # setting it, even to the same count, costs more than a check
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def predict(model: nn.Module, image: ImageInput) -> Prediction:
     """Preprocess one image the MNIST way and return the model's prediction.
 
@@ -65,7 +48,7 @@ def predict(model: nn.Module, image: ImageInput) -> Prediction:
             "predict() takes the model first, then the image: predict(model, image); "
             f"got a {type(model).__name__} as the model."
         )
-    with _one_thread():  # preprocessing's resize is a pair of small torch products too
+    with one_thread():  # one image: the resize's products and the network are too small to share
         x = to_mnist(image)
         folded = folded_forward(model)  # a SmallCNN on the CPU: the same logits, far less per-layer overhead
         if folded is not None:

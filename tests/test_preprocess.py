@@ -522,3 +522,20 @@ def test_uint8_and_unit_float_convert_both_ways():
     assert torch.allclose(tensor, torch.from_numpy(unit))
     floats = torch.tensor([0.25])
     assert torch.equal(to_unit_float(floats), floats)  # float input is already in [0, 1]
+
+
+def test_one_thread_runs_torch_on_one_thread_and_restores_the_count():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with preprocess.one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), preprocess.one_thread():
+            raise RuntimeError("a failing block")
+        assert torch.get_num_threads() == 2  # restored after an error too
+        image = np.zeros((280, 280), np.uint8)
+        image[60:200, 130:150] = 255  # a "1": its resize runs through one_thread
+        assert to_mnist(image).max() == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
