@@ -739,7 +739,9 @@ def _fast_stroke_width(image: np.ndarray) -> float:
     """Return ``stroke_width(image)``, the same sums on the same zero-padded array, without np.pad's overhead."""
     padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
     padded[1:-1, 1:-1] = image
-    outline = (np.abs(np.diff(padded, axis=0)).sum() + np.abs(np.diff(padded, axis=1)).sum()) * np.pi / 4
+    down = padded[1:] - padded[:-1]  # np.diff's values, without its per-call overhead
+    across = padded[:, 1:] - padded[:, :-1]
+    outline = (np.abs(down, out=down).sum() + np.abs(across, out=across).sum()) * np.pi / 4
     return float(2 * image.sum() / outline) if outline > 0 else 0.0
 
 
@@ -843,7 +845,8 @@ def _flat_box_digit(
     if above is None:
         return None
     level = _ink_level(0.0, above)
-    cleaned = np.minimum(ink * np.float32(1 / level), 1)  # _rescale from 0: the ink is >= 0 already
+    cleaned = ink * np.float32(1 / level)  # _rescale from 0: the ink is >= 0 already
+    np.minimum(cleaned, np.float32(1), out=cleaned)  # in place and float32: a third of the time
     # Rows and columns outside the box are empty: the crop and everything after it are the same.
     return _fast_center(_fast_crop(cleaned))
 

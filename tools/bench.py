@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import statistics
 import time
 from dataclasses import replace
@@ -168,6 +169,8 @@ def predict_section(rounds: int = 9, calls: int = 40) -> None:
         "28x28 float array": to_mnist(snapshot),
     }
     print(f"  one thread, median of {rounds} rounds x {calls} calls, today and now alternating")
+    # Other work on the machine slows both alike, but it shifts the figures: say how busy it was.
+    print("  load average (1, 5, 15 min) before: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for name in SHIPPED_MODELS:
         model = load_shipped(name)
         worst = max(
@@ -190,6 +193,7 @@ def predict_section(rounds: int = 9, calls: int = 40) -> None:
             print(f"    {key:28s} today {today:6.3f} ms   now {now:6.3f} ms   {today / now:4.1f}x faster")
         if folded_forward(model) is not None:
             parts_section(model, snapshot, rounds, calls)
+    print("  load average (1, 5, 15 min) after: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     torch.set_num_threads(threads)
 
 
@@ -202,12 +206,23 @@ def parts_section(model: torch.nn.Module, snapshot: np.ndarray, rounds: int, cal
         with eval_mode(model), torch.inference_mode():
             model(batch)
 
+    pil = Image.fromarray(snapshot, "RGBA")
     parts = {
         "to_mnist, 280x280 RGBA numpy": (
             functools.partial(reference_pipeline.to_mnist, snapshot),
             functools.partial(to_mnist, snapshot),
         ),
+        "to_mnist, 280x280 PIL RGBA": (
+            functools.partial(reference_pipeline.to_mnist, pil),
+            functools.partial(to_mnist, pil),
+        ),
+        "to_mnist, 28x28 float": (
+            functools.partial(reference_pipeline.to_mnist, x),
+            functools.partial(to_mnist, x),
+        ),
         "network alone, 28x28 to logits": (network_today, lambda: folded_forward(model)(x)),
+        # Today's pipeline calls the model as it is: it has no such step (its figure is a no-op call's).
+        "finding the folded network": (lambda: None, lambda: folded_forward(model)),
     }
     medians: dict[tuple[str, int], list[float]] = {(k, i): [] for k in parts for i in (0, 1)}
     for _ in range(rounds):
