@@ -846,7 +846,7 @@ def _flat_box_digit(
         return None
     level = _ink_level(0.0, above)
     cleaned = ink * np.float32(1 / level)  # _rescale from 0: the ink is >= 0 already
-    np.minimum(cleaned, np.float32(1), out=cleaned)  # in place and float32: a third of the time
+    np.minimum(cleaned, np.float32(1), out=cleaned)  # in place: no second array of the box's size
     # Rows and columns outside the box are empty: the crop and everything after it are the same.
     return _fast_center(_fast_crop(cleaned))
 
