@@ -188,17 +188,12 @@ def test_the_student_can_pick_the_label_instead(page, class_dir):
 
 @pytest.fixture(scope="module")
 def app_page(playwright, tmp_path_factory):
-    """The students' app with ``DrawingPad(collect=True)``, served as `make app` serves it, saving into a temp folder."""
-    app = nbformat.read(REPO_ROOT / "app" / "app.ipynb", as_version=4)
-    code = next(c for c in app.cells if c.cell_type == "code")
-    assert "DrawingPad()" in code.source
-    code.source = code.source.replace("DrawingPad()", "DrawingPad(collect=True)")
-    folder = tmp_path_factory.mktemp("app")
-    nbformat.write(app, folder / "app.ipynb")
+    """The students' app in collect mode (`make app COLLECT=1`), served as `make app` serves it, saving into a temp folder."""
     class_folder = tmp_path_factory.mktemp("app-class")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MNISTLIB_CLASS_DIR", str(class_folder))
-        with voila_server(folder / "app.ipynb", tmp_path_factory.mktemp("voila-home")) as server:
+        mp.setenv("APP_COLLECT", "1")
+        with voila_server(REPO_ROOT / "app" / "app.ipynb", tmp_path_factory.mktemp("voila-home")) as server:
             context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
             page = context.pages[0] if context.pages else context.new_page()
             page.class_folder = class_folder
