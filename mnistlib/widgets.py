@@ -284,6 +284,18 @@ class DrawingPad(PadView):
 
     # ---- public actions -------------------------------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Read a sample stroke once and wipe it, so that a student's first stroke is read as fast as the rest.
+
+        The first reading in a process pays one-time costs (PyTorch's first call, the folded network,
+        Pillow's PNG encoder, and in a forked app kernel the copying of the memory it shares with its
+        template): about 30 ms each. Thirty kernels paying them together, as a class starts drawing,
+        held the first readings up for seconds. The app notebook calls this before any student comes.
+        """
+        self.strokes.add_stroke([(140.0, 50.0), (140.0, 230.0)])
+        self.update()
+        self.clear()
+
     def clear(self) -> None:
         """Wipe the pad and go back to the "draw a digit" state."""
         self.strokes.clear()

@@ -428,6 +428,22 @@ def test_inked_batches_are_read_live_at_most_as_often_as_the_throttle_allows(pad
     assert 'data-strokes="1" data-live="false"' in pad.reading.value
 
 
+def test_warming_up_reads_once_and_leaves_the_pad_as_new(pad, monkeypatch):
+    calls = []
+    real_predict = mnistlib.predict
+    monkeypatch.setattr(
+        mnistlib, "predict", lambda model, image: calls.append(1) or real_predict(model, image)
+    )
+    new = DrawingPad(pad.model)
+    pad.warm_up()
+    assert calls, "warm_up() read nothing"
+    assert pad.strokes.is_empty and pad.prediction is None and pad.state == "blank"
+    for part in ("reading", "bars", "message", "model_view"):
+        assert getattr(pad, part).value == getattr(new, part).value, part
+    inked_draw(pad, DIGIT_STROKES[7])  # and it reads as before
+    assert reading_attrs(pad) == ("digit", "7")
+
+
 def test_the_points_sent_with_the_pen_up_end_the_stroke(pad):
     points = [[150, 45 + 10 * i] for i in range(19)]
     custom(pad, event="mnist_down", x=150, y=40)
