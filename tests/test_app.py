@@ -187,7 +187,7 @@ def test_the_page_inks_strokes_itself_and_sends_them_in_batches(app_page):
         # stroke begun before the script took the pad over stays ipycanvas's) may pass as ipycanvas's.
         per_move = [f for f in sent if b'"mouse_move"' in f]
         assert len(per_move) <= 1, f"the page sent ipycanvas's one message per move ({len(per_move)})"
-        # At most one batch every 150 ms, the last one sent with the pen-up: Playwright's moves come a
+        # At most one batch every 300 ms, the last one sent with the pen-up: Playwright's moves come a
         # few ms apart, several per batch.
         assert len(batches) <= moves / 2, f"{len(batches)} batches for {moves} moves"
         assert sum(b"mnist_down" in f for f in sent) == 1 and len(ups) == 1

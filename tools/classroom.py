@@ -74,7 +74,7 @@ from tools.local_servers import (
 PAD = 280  # the pad's size in CSS and canvas pixels (mnistlib.drawing.PAD_SIZE)
 MOVE_INTERVAL = 1 / 60  # s between two pointer events: a mouse reports about 60 a second
 THINK_TIME = 1.0  # s a student pauses between two digits
-BATCH_INTERVAL = 0.15  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
+BATCH_INTERVAL = 0.3  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
 
 Point = tuple[float, float]
 
