@@ -421,100 +421,114 @@ async def send_stroke(
     return batch
 
 
+async def open_pad(base: str, token: str, timeout: float) -> tuple[object, KernelSocket, dict[str, str]]:
+    """Open the page as a browser does and connect to its kernel; return the websocket and the pad's widget ids.
+
+    Returns once the kernel has repainted the pad for this view: the pad is then usable.
+    """
+    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    page = await AsyncHTTPClient().fetch(f"http://{base}/?token={token}", request_timeout=timeout)
+    config = json.loads(
+        html.unescape(
+            re.search(
+                r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
+                page.body.decode(),
+                re.DOTALL,
+            )[1]
+        )
+    )
+    session = uuid.uuid4().hex
+    conn = await websocket_connect(
+        HTTPRequest(
+            f"ws://{base}/api/kernels/{config['kernelId']}/channels?session_id={session}",
+            headers={"Authorization": f"token {token}"},
+            request_timeout=timeout,
+        ),
+        max_message_size=64 << 20,
+        subprotocols=[WS_PROTOCOL],
+    )
+    ks = KernelSocket(conn, session)
+    # What the widget manager in a browser does first: ask the kernel for every widget's state.
+    control = uuid.uuid4().hex
+    waiting = ks.wait(lambda m: (comm_data(m, control) or {}).get("method") == "update_states", timeout)
+    states_task = asyncio.ensure_future(waiting)
+    ks.send(
+        "comm_open",
+        {"comm_id": control, "target_name": "jupyter.widget.control", "data": {}},
+        metadata={"version": "1.0.0"},  # the widget control protocol's version
+    )
+    ks.comm(control, {"method": "request_states"})
+    ids = pad_widget_ids((await states_task)["content"]["data"]["states"])
+    # A view announces itself; the kernel repaints the pad for it. Then the pad is usable.
+    painted = asyncio.ensure_future(ks.wait(lambda m: comm_data(m, ids["manager"]) is not None, timeout))
+    ks.comm(ids["canvas"], {"method": "custom", "content": {"event": "client_ready"}})
+    await painted
+    return conn, ks, ids
+
+
+def pad_widget_ids(states: dict) -> dict[str, str]:
+    """Return the model ids of the pad's canvas, canvas manager, reading and Clear button in ``states``."""
+    ids = {}
+    for model_id, s in states.items():
+        st = s.get("state", {})
+        if s.get("model_name") == "CanvasModel":
+            ids["canvas"] = model_id
+        elif s.get("model_name") == "CanvasManagerModel":
+            ids["manager"] = model_id
+        elif "mnist-reading" in st.get("_dom_classes", []):
+            ids["reading"] = model_id
+        elif s.get("model_name") == "ButtonModel" and st.get("description") == "Clear":
+            ids["clear"] = model_id
+    if len(ids) < 4:
+        raise RuntimeError(f"the page's widgets lack a pad: found {sorted(ids)}")
+    return ids
+
+
+async def draw_digit(
+    ks: KernelSocket, ids: dict[str, str], strokes: list[list[Point]], per_move: bool, timeout: float
+) -> tuple[str | None, list[float]]:
+    """Clear the pad, draw ``strokes``; return the final reading's digit and each stroke's reading latency."""
+    # The kernel handles messages in order: the strokes below land on the cleared pad. (A pad
+    # already blank sends no update for Clear, so there is nothing to wait for.)
+    ks.comm(ids["clear"], {"method": "custom", "content": {"event": "click"}})
+    result, latencies = None, []
+    for n, stroke in enumerate(strokes, 1):
+        last = await send_stroke(ks, ids["canvas"], densify(stroke), per_move)
+        final = asyncio.ensure_future(
+            ks.wait(
+                lambda m, n=n: (r := reading_of(m, ids["reading"])) is not None and r[2] == n and not r[3],
+                timeout,
+            )
+        )
+        up = time.monotonic()
+        end = (
+            {"event": "mouse_up", "x": stroke[-1][0], "y": stroke[-1][1]}
+            if per_move
+            else {"event": "mnist_up", "points": last}
+        )
+        ks.comm(ids["canvas"], {"method": "custom", "content": end})
+        result = reading_of(await final, ids["reading"])
+        latencies.append(time.monotonic() - up)
+    return (result[1] if result else None), latencies
+
+
 async def light_student(
     base: str, token: str, digits: list[int], seed: int, timeout: float, per_move: bool = False
 ) -> Student:
     """One student without a browser: open the page, connect to its kernel, draw ``digits``."""
-    from tornado.httpclient import AsyncHTTPClient, HTTPRequest
-    from tornado.websocket import websocket_connect
-
     student, rng = Student("light"), random.Random(seed)
     start = time.monotonic()
     try:
-        page = await AsyncHTTPClient().fetch(f"http://{base}/?token={token}", request_timeout=timeout)
-        text = page.body.decode()
-        config = json.loads(
-            html.unescape(
-                re.search(
-                    r'<script id="jupyter-config-data" type="application/json">(.*?)</script>',
-                    text,
-                    re.DOTALL,
-                )[1]
-            )
-        )
-        kernel_id = config["kernelId"]
-        session = uuid.uuid4().hex
-        conn = await websocket_connect(
-            HTTPRequest(
-                f"ws://{base}/api/kernels/{kernel_id}/channels?session_id={session}",
-                headers={"Authorization": f"token {token}"},
-                request_timeout=timeout,
-            ),
-            max_message_size=64 << 20,
-            subprotocols=[WS_PROTOCOL],
-        )
-        ks = KernelSocket(conn, session)
-        # What the widget manager in a browser does first: ask the kernel for every widget's state.
-        control = uuid.uuid4().hex
-        waiting = ks.wait(lambda m: (comm_data(m, control) or {}).get("method") == "update_states", timeout)
-        states_task = asyncio.ensure_future(waiting)
-        ks.send(
-            "comm_open",
-            {
-                "comm_id": control,
-                "target_name": "jupyter.widget.control",
-                "data": {},
-            },
-            metadata={"version": "1.0.0"},  # the widget control protocol's version
-        )
-        ks.comm(control, {"method": "request_states"})
-        states = (await states_task)["content"]["data"]["states"]
-        ids = {}
-        for model_id, s in states.items():
-            st = s.get("state", {})
-            if s.get("model_name") == "CanvasModel":
-                ids["canvas"] = model_id
-            elif s.get("model_name") == "CanvasManagerModel":
-                ids["manager"] = model_id
-            elif "mnist-reading" in st.get("_dom_classes", []):
-                ids["reading"] = model_id
-            elif s.get("model_name") == "ButtonModel" and st.get("description") == "Clear":
-                ids["clear"] = model_id
-        if len(ids) < 4:
-            raise RuntimeError(f"the page's widgets lack a pad: found {sorted(ids)}")
-        # A view announces itself; the kernel repaints the pad for it. Then the pad is usable.
-        painted = asyncio.ensure_future(ks.wait(lambda m: comm_data(m, ids["manager"]) is not None, timeout))
-        ks.comm(ids["canvas"], {"method": "custom", "content": {"event": "client_ready"}})
-        await painted
+        conn, ks, ids = await open_pad(base, token, timeout)
         student.usable = time.monotonic() - start
         for digit in digits:
             await asyncio.sleep(THINK_TIME * rng.uniform(0.5, 1.5))
-            # The kernel handles messages in order: the strokes below land on the cleared pad. (A pad
-            # already blank sends no update for Clear, so there is nothing to wait for.)
-            ks.comm(ids["clear"], {"method": "custom", "content": {"event": "click"}})
-            strokes = jitter(DIGITS[digit], rng)
-            result = None
-            for n, stroke in enumerate(strokes, 1):
-                last = await send_stroke(ks, ids["canvas"], densify(stroke), per_move)
-                final = asyncio.ensure_future(
-                    ks.wait(
-                        lambda m, n=n: (
-                            (r := reading_of(m, ids["reading"])) is not None and r[2] == n and not r[3]
-                        ),
-                        timeout,
-                    )
-                )
-                up = time.monotonic()
-                end = (
-                    {"event": "mouse_up", "x": stroke[-1][0], "y": stroke[-1][1]}
-                    if per_move
-                    else {"event": "mnist_up", "points": last}
-                )
-                ks.comm(ids["canvas"], {"method": "custom", "content": end})
-                result = reading_of(await final, ids["reading"])
-                student.reading.append(time.monotonic() - up)
+            read, latencies = await draw_digit(ks, ids, jitter(DIGITS[digit], rng), per_move, timeout)
+            student.reading += latencies
             student.drawn += 1
-            student.read_right += result is not None and result[1] == str(digit)
+            student.read_right += read == str(digit)
         conn.close()
     except Exception as exc:  # noqa: BLE001 - a benchmark counts failures instead of stopping
         student.failures.append(f"{type(exc).__name__}: {exc}"[:200])
@@ -780,8 +794,8 @@ def wait_for_port(port: int, process: subprocess.Popen, timeout: float) -> None:
     raise RuntimeError(f"the delaying proxy did not listen on port {port} within {timeout:.0f} s")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; return 0 when it ran (whatever the figures), 2 when it could not."""
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line; fill in the pool's size and check what the run needs."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, default=5, help="students opening the page at once")
     parser.add_argument("--browsers", type=int, default=1, help="how many of them use a real Chromium page")
@@ -811,7 +825,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(
             f"--browsers needs Chromium at {CHROMIUM} (apt-get install chromium), or use --browsers 0"
         )
+    return args
 
+
+def start_proxy(port: int, delay_ms: float) -> tuple[subprocess.Popen, int]:
+    """Start the delaying proxy in front of 127.0.0.1:``port`` as its own process; return it and its port."""
+    proxy_port = free_port()
+    proxy = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tools.classroom",
+            "--proxy",
+            str(proxy_port),
+            str(port),
+            str(delay_ms / 2000),
+        ],
+        cwd=REPO_ROOT,
+        start_new_session=True,
+    )
+    wait_for_port(proxy_port, proxy, timeout=60)
+    return proxy, proxy_port
+
+
+def stop(groups: list[subprocess.Popen]) -> None:
+    """Stop every process group started (SIGTERM, then SIGKILL after 15 s)."""
+    for process in groups:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in groups:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return 0 when it ran (whatever the figures), 2 when it could not."""
+    args = parse_args(argv)
     port, token = free_port(), secrets.token_hex(16)
     groups: list[subprocess.Popen] = []
     # A SIGTERM (timeout, a teacher's kill) must still run the clean-up below.
@@ -826,22 +878,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             baseline = pss_mb(descendants(server.pid))
             base = f"127.0.0.1:{port}"
             if args.delay_ms > 0:
-                proxy_port = free_port()
-                proxy = subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "tools.classroom",
-                        "--proxy",
-                        str(proxy_port),
-                        str(port),
-                        str(args.delay_ms / 2000),
-                    ],
-                    cwd=REPO_ROOT,
-                    start_new_session=True,
-                )
+                proxy, proxy_port = start_proxy(port, args.delay_ms)
                 groups.append(proxy)
-                wait_for_port(proxy_port, proxy, timeout=60)
                 base = f"127.0.0.1:{proxy_port}"
             students, samples, kernels, cpu = asyncio.run(run_class(args, server, base, token))
             report(students, samples, kernels, cpu, baseline, args, warm)
@@ -849,15 +887,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"classroom: {exc}", file=sys.stderr)
             return 2
         finally:
-            for process in groups:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGTERM)
-            for process in groups:
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.killpg(process.pid, signal.SIGKILL)
+            stop(groups)
     return 0
 
 
