@@ -10,7 +10,7 @@ A benchmark, not a test: it prints figures and fails only when it cannot run. It
 * light students (N - K) speak the app's own protocol, as a load generator: they GET the page, take
   the kernel id and widget ids from it and the kernel, connect to ``/api/kernels/<id>/channels``,
   send the pad's pointer events for real digit strokes as the app page sends them (a mouse move
-  every 1/60 s, sent in batches of 50 ms by app/jupyter/voila/templates/mnist-app/pad_client.js;
+  every 1/60 s, sent in batches of 0.3 s by app/jupyter/voila/templates/mnist-app/pad_client.js;
   ``--per-move``: ipycanvas's one message per move, as JupyterLab sends them) and wait for the
   reading widget to show ``data-digit``;
 * browser students (K) are Debian's Chromium pages drawing with the mouse on ``.mnist-pad canvas``;
