@@ -7,8 +7,9 @@ A benchmark, not a test: it prints figures and fails only when it cannot run. It
 127.0.0.1 as `make app` does (app/config/voila.py, a pool of ``--pool`` warm kernels: by default
 `make app STUDENTS=N`'s, N plus spares), waits for the pool to be warm, as a teacher would start the server before class, then lets every student in at once:
 
-* light students (N - K) speak the app's own protocol, as a load generator: they GET the page, take
-  the kernel id and widget ids from it and the kernel, connect to ``/api/kernels/<id>/channels``,
+* light students (N - K) speak the app's own protocol, as a load generator: they GET the page and the
+  files a real page loads (recorded once in Chromium before the class; ``--no-assets``: the page
+  alone), take the kernel id and widget ids from it and the kernel, connect to ``/api/kernels/<id>/channels``,
   send the pad's pointer events for real digit strokes as the app page sends them (a mouse move
   every 1/60 s, sent in batches of 0.3 s by app/jupyter/voila/templates/mnist-app/pad_client.js;
   ``--per-move``: ipycanvas's one message per move, as JupyterLab sends them) and wait for the
@@ -421,15 +422,27 @@ async def send_stroke(
     return batch
 
 
-async def open_pad(base: str, token: str, timeout: float) -> tuple[object, KernelSocket, dict[str, str]]:
+async def open_pad(
+    base: str, token: str, timeout: float, assets: Sequence[str] = ()
+) -> tuple[object, KernelSocket, dict[str, str]]:
     """Open the page as a browser does and connect to its kernel; return the websocket and the pad's widget ids.
 
-    Returns once the kernel has repainted the pad for this view: the pad is then usable.
+    ``assets``: the page's own files (scripts, styles) to fetch first, six at a time as a browser
+    does; a browser's cache starts empty in class. Returns once the kernel has repainted the pad
+    for this view: the pad is then usable.
     """
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
 
-    page = await AsyncHTTPClient().fetch(f"http://{base}/?token={token}", request_timeout=timeout)
+    client = AsyncHTTPClient()
+    page = await client.fetch(f"http://{base}/?token={token}", request_timeout=timeout)
+    lanes = asyncio.Semaphore(6)  # a browser's connections to one server
+
+    async def fetch(url: str) -> None:
+        async with lanes:
+            await client.fetch(url, request_timeout=timeout)
+
+    await asyncio.gather(*(fetch(url) for url in assets))
     config = json.loads(
         html.unescape(
             re.search(
@@ -515,13 +528,19 @@ async def draw_digit(
 
 
 async def light_student(
-    base: str, token: str, digits: list[int], seed: int, timeout: float, per_move: bool = False
+    base: str,
+    token: str,
+    digits: list[int],
+    seed: int,
+    timeout: float,
+    per_move: bool = False,
+    assets: Sequence[str] = (),
 ) -> Student:
-    """One student without a browser: open the page, connect to its kernel, draw ``digits``."""
+    """One student without a browser: open the page (and its ``assets``), connect to its kernel, draw ``digits``."""
     student, rng = Student("light"), random.Random(seed)
     start = time.monotonic()
     try:
-        conn, ks, ids = await open_pad(base, token, timeout)
+        conn, ks, ids = await open_pad(base, token, timeout, assets)
         student.usable = time.monotonic() - start
         for digit in digits:
             await asyncio.sleep(THINK_TIME * rng.uniform(0.5, 1.5))
@@ -667,6 +686,29 @@ async def sample_memory(pid: int, samples: list[float], kernels: list[int], stop
             await asyncio.wait_for(stop.wait(), 2)
 
 
+async def page_assets(browser, base: str, token: str, timeout: float) -> list[str]:
+    """Return the URLs of the files a real page loads from the server, recorded once in Chromium.
+
+    The kernel API and the page itself excluded: light students speak to those themselves. The
+    page used takes one kernel from the pool (one of its spares).
+    """
+    context = await browser.new_context()
+    urls: list[str] = []
+    try:
+        page = await context.new_page()
+        page.on("request", lambda request: urls.append(request.url))
+        await page.goto(f"http://{base}/?token={token}", timeout=timeout * 1000)
+        await page.wait_for_function(PAINTED, timeout=timeout * 1000, polling=50)
+    finally:
+        await context.close()
+    own = f"http://{base}/"
+    return [
+        url
+        for url in dict.fromkeys(urls)
+        if url.startswith(own) and "/api/" not in url and not url.startswith(f"{own}?")
+    ]
+
+
 async def run_class(
     args: argparse.Namespace, server: subprocess.Popen, base: str, token: str
 ) -> tuple[list[Student], list[float], list[int], tuple[float, ...]]:
@@ -681,24 +723,28 @@ async def run_class(
     stop = asyncio.Event()
     from tornado.httpclient import AsyncHTTPClient
 
-    AsyncHTTPClient.configure(None, max_clients=args.students + 10)  # all students at once, not 10 by 10
-    sampler = asyncio.create_task(sample_memory(server.pid, samples, kernels, stop))
-    cpu_before, start = cpu_split(server.pid), time.monotonic()
-    browser = playwright = None
+    # All students at once, each with a browser's six connections, not 10 requests by 10.
+    AsyncHTTPClient.configure(None, max_clients=6 * args.students + 10)
+    browser = playwright = sampler = None
     try:
-        if args.browsers:
+        if args.browsers or args.assets:
             from playwright.async_api import async_playwright
 
             playwright = await async_playwright().start()
             browser = await playwright.chromium.launch(
                 executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
             )
+        args.asset_urls = await page_assets(browser, base, token, args.timeout) if args.assets else []
+        sampler = asyncio.create_task(sample_memory(server.pid, samples, kernels, stop))
+        cpu_before, start = cpu_split(server.pid), time.monotonic()
         kinds = ["browser" if i < args.browsers else "light" for i in range(args.students)]
         tasks = [
             asyncio.ensure_future(
                 browser_student(browser, base, token, plans[i], args.seed + i, args.timeout)
                 if kinds[i] == "browser"
-                else light_student(base, token, plans[i], args.seed + i, args.timeout, args.per_move)
+                else light_student(
+                    base, token, plans[i], args.seed + i, args.timeout, args.per_move, args.asset_urls
+                )
             )
             for i in range(args.students)
         ]
@@ -714,7 +760,8 @@ async def run_class(
                 students.append(Student(kind, failures=[f"not done after {args.class_timeout:.0f} s"]))
     finally:
         stop.set()
-        await sampler
+        if sampler is not None:
+            await sampler
         if browser is not None:
             await browser.close()
         if playwright is not None:
@@ -739,6 +786,13 @@ def report(
     )
     how = "one message per mouse move" if args.per_move else "the app page's batches (pad_client.js)"
     print(f"light students send strokes as {how}")
+    if args.asset_urls:
+        print(
+            f"light students fetch the page's {len(args.asset_urls)} files, as a browser with an empty "
+            "cache does (recorded in Chromium before the class)"
+        )
+    else:
+        print("light students fetch the page alone, not its JavaScript (--no-assets, or no Chromium)")
     print(f"pool warm after {warm:.1f} s; server + pool before class: {baseline:.0f} MB PSS")
     peak = max(samples, default=baseline)
     print(
@@ -811,6 +865,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--warm-timeout", type=float, default=240.0, help="s to wait for the pool to warm up")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
+        "--no-assets",
+        dest="assets",
+        action="store_false",
+        help="light students fetch only the page, not the ~100 files of Voila's JavaScript a real page loads "
+        "(those are recorded once in Chromium before the class, when it is installed)",
+    )
+    parser.add_argument(
         "--per-move",
         action="store_true",
         help="light students send one message per mouse move (ipycanvas's own events, as in JupyterLab) "
@@ -818,6 +879,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     args.browsers = min(args.browsers, args.students)
+    args.assets = args.assets and Path(CHROMIUM).exists()
     args.pool = app_pool.pool_size(args.students) if args.pool is None else args.pool
     if args.students < 1 or args.digits < 1:
         parser.error("--students and --digits must be at least 1")
