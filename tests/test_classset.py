@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from class_support import ONE, SEVEN, bar_image
 
 import mnistlib
 from mnistlib import classset
@@ -29,15 +30,6 @@ from mnistlib.preprocess import BlankImageError, to_mnist
 from mnistlib.viz import WRONG_COLOR, show_class_drawings
 
 FORK = mp.get_context("fork")
-SEVEN = [[(60.0, 50.0), (220.0, 50.0), (130.0, 240.0)], [(90.0, 140.0), (180.0, 140.0)]]
-ONE = [[(140.0, 40.0), (138.0, 240.0)]]
-
-
-def bar_image() -> np.ndarray:
-    """A (100, 80) uint8 picture of a "1": a dark bar on white paper."""
-    image = np.full((100, 80), 255, np.uint8)
-    image[15:85, 35:45] = 0
-    return image
 
 
 def as_uint8(x: np.ndarray) -> np.ndarray:
