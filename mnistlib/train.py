@@ -51,14 +51,21 @@ def vary_stroke(
     amount = (torch.rand(n, generator=generator) * (1 + thin) - thin) * strength
     if share < 1:  # the rest keep MNIST's own pen, which the test set is written with
         amount = amount * (torch.rand(n, generator=generator) < share)
-    amount = amount.to(X.dtype).view(n, 1, 1, 1)
-    thicker = F.max_pool2d(X, 3, stride=1, padding=1)
-    thinner = -F.max_pool2d(-X, 3, stride=1, padding=1)
-    return torch.where(
+    # Only the images whose pen changes are pooled: with share 0.5 that halves the cost, which is
+    # a tenth of a training step.
+    chosen = (amount != 0).nonzero().squeeze(1)
+    if len(chosen) == 0:
+        return X
+    some, amount = X[chosen], amount[chosen].to(X.dtype).view(-1, 1, 1, 1)
+    thicker = F.max_pool2d(some, 3, stride=1, padding=1)
+    thinner = -F.max_pool2d(-some, 3, stride=1, padding=1)
+    out = X.clone()
+    out[chosen] = torch.where(
         amount > 0,
-        torch.lerp(X, thicker, amount.clamp(max=1)),
-        torch.lerp(X, thinner, (-amount).clamp(max=1)),
+        torch.lerp(some, thicker, amount.clamp(max=1)),
+        torch.lerp(some, thinner, (-amount).clamp(max=1)),
     )
+    return out
 
 
 def augment_batch(

@@ -162,3 +162,20 @@ def test_shear_slants_and_widens_a_bar_both_ways():
 def test_a_run_with_pen_and_slant_augmentation_learns(small_split):
     _, history = _short_run("cnn", small_split, stroke=0.6, thin=0.5, stroke_share=0.5, shear=0.5)
     assert history["test_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
+
+
+def test_pooling_only_the_changed_digits_gives_the_same_images():
+    X, _ = data.load_mnist("test")
+    xb = data.to_float(X[:300])
+    out = train.vary_stroke(xb, 0.8, torch.Generator().manual_seed(3), thin=0.5, share=0.5)
+    # The same draws, with every image pooled: the formula before only the chosen ones were.
+    g = torch.Generator().manual_seed(3)
+    amount = (torch.rand(300, generator=g) * 1.5 - 0.5) * 0.8
+    amount = (amount * (torch.rand(300, generator=g) < 0.5)).view(-1, 1, 1, 1)
+    thicker = torch.nn.functional.max_pool2d(xb, 3, stride=1, padding=1)
+    thinner = -torch.nn.functional.max_pool2d(-xb, 3, stride=1, padding=1)
+    expected = torch.where(
+        amount > 0, torch.lerp(xb, thicker, amount.clamp(max=1)), torch.lerp(xb, thinner, (-amount).clamp(max=1))
+    )
+    assert torch.equal(out, expected)
+    assert not torch.equal(out, xb)
