@@ -175,7 +175,9 @@ def test_pooling_only_the_changed_digits_gives_the_same_images():
     thicker = torch.nn.functional.max_pool2d(xb, 3, stride=1, padding=1)
     thinner = -torch.nn.functional.max_pool2d(-xb, 3, stride=1, padding=1)
     expected = torch.where(
-        amount > 0, torch.lerp(xb, thicker, amount.clamp(max=1)), torch.lerp(xb, thinner, (-amount).clamp(max=1))
+        amount > 0,
+        torch.lerp(xb, thicker, amount.clamp(max=1)),
+        torch.lerp(xb, thinner, (-amount).clamp(max=1)),
     )
     assert torch.equal(out, expected)
     assert not torch.equal(out, xb)
