@@ -28,6 +28,9 @@ Voila runs in its own session, so with Linux's autogroup scheduling (on by defau
 its kernels get a share of the CPU apart from the students' side, as on a server of their own; but
 also apart from anything else on the machine: figures taken while other sessions keep the cores
 busy are slower, whatever those sessions' nice level (``cat /proc/loadavg`` before a run).
+Chromium runs in a session of its own too; the benchmark gives it the lowest weight, so its pages (which
+stand for laptops of their own) take only the CPU the server and the light students leave
+(``--browsers-share-cpu``: an equal share).
 """
 
 from __future__ import annotations
