@@ -184,30 +184,6 @@ def descendants(pid: int) -> list[int]:
 # ---- the server and the proxy -------------------------------------------------------------------
 
 
-def yield_cpu(pids: Sequence[int]) -> int:
-    """Give the autogroups (sessions) of ``pids`` the lowest CPU weight; return how many were changed.
-
-    Chromium runs in a session of its own (Playwright starts it detached), so with autogroup
-    scheduling it competes with the server for the cores as a third of the machine. Its pages stand
-    for laptops of their own: at weight 19 they take only what the server and the light students leave.
-    """
-    changed = set()
-    for pid in pids:
-        with contextlib.suppress(OSError):
-            group = Path(f"/proc/{pid}/autogroup").read_text().split()[0]
-            if group not in changed:
-                Path(f"/proc/{pid}/autogroup").write_text("19")
-                changed.add(group)
-    return len(changed)
-
-
-def chromium(pid: int) -> bool:
-    """Whether ``pid`` is one of Chromium's processes."""
-    with contextlib.suppress(OSError):
-        return Path(f"/proc/{pid}/comm").read_text().strip() in ("chromium", "chrome")
-    return False
-
-
 def pss_mb(pids: Sequence[int]) -> float:
     """Return the summed proportional set size (PSS) of ``pids`` in MB: shared pages counted once in all."""
     return pss_bytes(pids) / 2**20
@@ -582,6 +558,26 @@ async def light_student(
 
 
 # ---- browser students: Chromium, a real mouse, latencies measured in the page ---------------------
+
+
+def chromium(pid: int) -> bool:
+    """Whether ``pid`` is one of Chromium's processes."""
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/comm").read_text().strip() in ("chromium", "chrome")
+    return False
+
+
+def yield_cpu(pids: Sequence[int]) -> None:
+    """Give the autogroups (sessions) of ``pids`` the lowest CPU weight.
+
+    Chromium runs in a session of its own (Playwright starts it detached), so with autogroup
+    scheduling it competes with the server for the cores as a third of the machine. Its pages stand
+    for laptops of their own: at weight 19 they take only what the server and the light students leave.
+    """
+    for pid in pids:
+        with contextlib.suppress(OSError):  # a process that has just exited
+            Path(f"/proc/{pid}/autogroup").write_text("19")
+
 
 # Installed before the page's own scripts. Ink: for each mouse move over the pad, the pixel AHEAD px
 # beyond the pointer in the direction it moves, inside the round end of the new segment but out of
