@@ -49,6 +49,7 @@ from PIL import Image
 # KINDS and ClassSetError are part of this module's API: users import them from here.
 from mnistlib.classdb import COLUMNS, KINDS, TIMEOUT, ClassSetError, StoreFile, utc_timestamp  # noqa: F401
 from mnistlib.classset_export import EXPORT_COLUMNS, export_target, write_export
+from mnistlib.drawing import Strokes
 from mnistlib.paths import DATA_DIR, REPO_ROOT
 from mnistlib.preprocess import to_grey, to_mnist
 
@@ -155,15 +156,6 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
     return (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
 
 
-def _stroke_canvas() -> type:
-    # The pad's Strokes class: in mnistlib.drawing once the pad code is split, in widgets before.
-    try:
-        from mnistlib.drawing import Strokes
-    except ImportError:
-        from mnistlib.widgets import Strokes
-    return Strokes
-
-
 def _drawing(
     image_or_strokes: Any, canvas_size: tuple[int, int] | None, brush: int | None
 ) -> tuple[str | None, np.ndarray, np.ndarray]:
@@ -176,7 +168,6 @@ def _drawing(
     if not isinstance(image_or_strokes, (list, tuple)):  # a picture: whatever to_mnist reads
         grey = to_grey(image_or_strokes)
         return None, _as_uint8(grey), _as_uint8(to_mnist(image_or_strokes))
-    Strokes = _stroke_canvas()
     width, height = canvas_size or (None, None)
     canvas = Strokes(**{k: v for k, v in (("width", width), ("height", height), ("brush", brush)) if v})
     canvas.strokes = _check_strokes(image_or_strokes)  # as drawn: no resampling

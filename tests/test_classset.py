@@ -26,6 +26,7 @@ from class_support import ONE, SEVEN, bar_image
 import mnistlib
 from mnistlib import classset
 from mnistlib.classset import KINDS, SAMPLE_CLASS, ClassSet, ClassSetError, new_student_id
+from mnistlib.drawing import Strokes
 from mnistlib.preprocess import BlankImageError, to_mnist
 from mnistlib.viz import WRONG_COLOR, show_class_drawings
 
@@ -37,7 +38,7 @@ def as_uint8(x: np.ndarray) -> np.ndarray:
 
 
 def pad_raster(strokes, brush: int = 18) -> np.ndarray:
-    canvas = classset._stroke_canvas()(brush=brush)
+    canvas = Strokes(brush=brush)
     canvas.strokes = [[tuple(p) for p in s] for s in strokes]
     return canvas.rasterize()
 
@@ -75,7 +76,7 @@ def test_strokes_record_holds_everything_the_pad_knows(store: ClassSet) -> None:
 
 
 def test_a_prediction_object_and_the_pads_strokes_are_taken_as_they_are(store: ClassSet, shipped_cnn) -> None:
-    pad = classset._stroke_canvas()(brush=24)
+    pad = Strokes(brush=24)
     for stroke in ONE:
         pad.add_stroke(stroke)
     reading = mnistlib.predict(shipped_cnn, pad.rasterize())

@@ -33,6 +33,7 @@ sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing
 
 from mnistlib import checkpoints
 from mnistlib.classset import SAMPLE_CLASS, ClassSet
+from mnistlib.drawing import Strokes
 from mnistlib.predict import predict
 
 NUM_STUDENTS, REPEATS = 10, 3
@@ -259,9 +260,7 @@ def _compact(path: Path) -> None:
 
 def _raster(strokes: list[Stroke], brush: int) -> np.ndarray:
     """Rasterise strokes exactly as the pad (and ClassSet.add) does."""
-    from mnistlib.classset import _stroke_canvas
-
-    canvas = _stroke_canvas()(brush=brush)
+    canvas = Strokes(brush=brush)
     canvas.strokes = strokes
     return canvas.rasterize()
 
