@@ -85,9 +85,9 @@ def validation_split(n: int, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return order[size:], order[:size]
 
 
-def run(variant: Variant, seed: int, validation: int, inputs: tuple) -> dict:
+def run(variant: Variant, seed: int, validation: int, inputs: tuple, train_data: tuple) -> dict:
     """Train ``variant`` with ``seed``, calibrate it if it smooths labels; return its figures."""
-    X, y = load_mnist("train")
+    X, y = train_data
     train_idx, val_idx = validation_split(len(X), validation)
     seed_everything(seed)
     model = build_model("cnn", **variant.model_args)
@@ -157,13 +157,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     variants = args.variant or [parse_variant("shipped:")]
     inputs = (canvas_inputs(), not_digit_inputs())
+    train_data = load_mnist("train")  # read once: every run takes its own split of the same digits
     print(
         f"{time.strftime('%Y-%m-%d %H:%M')} UTC, {torch.get_num_threads()} threads, {args.validation} held out"
     )
     for v in variants:
         runs = []
         for seed in args.seeds:
-            runs.append(run(v, seed, args.validation, inputs))
+            runs.append(run(v, seed, args.validation, inputs, train_data))
             print(f"{v.name} seed {seed}: {_row(runs[-1])}", flush=True)
         mean = {k: statistics.mean(r[k] for r in runs) for k in runs[0]}
         print(f"{v.name} MEAN of {len(runs)}: {_row(mean)}", flush=True)
