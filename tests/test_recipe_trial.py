@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from mnistlib.models import build_model
-from mnistlib.train import RECIPES
+from mnistlib.train import RECIPES, fold_temperature
 from tools import recipe_trial
 
 
@@ -32,7 +32,7 @@ def test_folding_a_temperature_divides_the_logits_and_keeps_every_answer():
     model = build_model("cnn").eval()
     x = torch.rand(8, 1, 28, 28)
     before = model(x).detach()
-    recipe_trial.fold_temperature(model, 0.4)
+    fold_temperature(model, 0.4)
     after = model(x).detach()
     torch.testing.assert_close(after, before / 0.4, rtol=1e-5, atol=1e-5)
     assert torch.equal(after.argmax(1), before.argmax(1))

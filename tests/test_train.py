@@ -181,3 +181,15 @@ def test_pooling_only_the_changed_digits_gives_the_same_images():
     )
     assert torch.equal(out, expected)
     assert not torch.equal(out, xb)
+
+
+def test_the_recipe_temperature_is_folded_into_the_trained_model(small_split):
+    # Same seed, same training: only the folded temperature differs, so the scores differ by its factor.
+    plain, history_plain = _short_run("cnn", small_split, seed=1, temperature=1.0)
+    sharp, history_sharp = _short_run("cnn", small_split, seed=1, temperature=0.5)
+    x = data.to_float(small_split[1][0][:64])
+    with torch.inference_mode():
+        before, after = plain(x), sharp(x)
+    torch.testing.assert_close(after, before / 0.5, rtol=1e-4, atol=1e-4)
+    assert history_plain["test_acc"] == history_sharp["test_acc"]  # measured before the fold
+    assert train.RECIPES["cnn"][1].temperature < 1  # the shipped CNN's smoothing is undone by one
