@@ -221,7 +221,7 @@ MODELS: dict[str, ModelSpec] = {
                     batch_size=256,
                     lr=6e-3,
                     weight_decay=5e-4,
-                    augment=1.0,  # no label smoothing either: the same honest confidence as "cnn"
+                    augment=1.0,  # no label smoothing, so no temperature is needed for honest confidence
                 )
             },
         ),
