@@ -94,7 +94,7 @@ def augment_batch(
 
 
 def fold_temperature(model: nn.Module, temperature: float) -> None:
-    """Divide ``model``'s scores by ``temperature`` for good, by scaling its last Linear layer; answers stay the same."""
+    """Divide ``model``'s scores by ``temperature`` for good, by scaling the last Linear layer it defines."""
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     if not linears:
         raise ValueError("fold_temperature needs a model whose scores come from a Linear layer.")

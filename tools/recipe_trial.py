@@ -3,10 +3,10 @@
 Each variant trains once per seed on the training set minus a validation split carved from it (the
 same split for every variant; the test set is only measured). With ``label_smoothing`` the model is
 then calibrated: one temperature, fitted on the validation split, divides its last layer, so
-``predict()`` and the folded fast path need nothing new. That fitted temperature is what the
-recipe's ``temperature`` (used when it trains on all 60,000 digits) is set to. Prints tools/reliability.py's figures per
-run and per variant (mean over seeds), then one training step's time per variant, the variants
-interleaved in this process so a noisy machine slows all of them alike.
+``predict()`` and the folded fast path need nothing new; a recipe's own ``temperature`` (used
+when it trains on all 60,000 digits) is set to what this fits. Prints tools/reliability.py's
+figures per run and per variant (mean over seeds), then one training step's time per variant, the
+variants interleaved in this process so a noisy machine slows all of them alike.
 
     python -m tools.recipe_trial --seeds 0 1 2 \\
         --variant "shipped:" \\
