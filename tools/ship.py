@@ -146,12 +146,14 @@ def reliability_section() -> str:
         )
         recipe = meta["recipe"]
         if recipe.get("temperature", 1.0) != 1.0:  # older checkpoints have no temperature: 1
+            smoothing = recipe["label_smoothing"]
+            aim = 1 - smoothing + smoothing / 10  # the smoothed target's share for the right digit
             parts.append(
-                f"\nIt was trained with label smoothing {recipe['label_smoothing']}, which on its own leaves a "
-                "model under-confident (it aims at 91 % for a clear digit); then its scores were divided by the "
-                f"temperature {recipe['temperature']} (folded into its last layer by `mnistlib.train.fit`). The temperature "
-                "was fitted by `python -m tools.recipe_trial` on 5,000 training digits held out from trial runs, "
-                "never on the test set.\n"
+                f"\nIt was trained with label smoothing {smoothing}, which on its own leaves a model "
+                f"under-confident (it aims at {aim * 100:.0f} % for a clear digit); then its scores were divided by the "
+                f"temperature {recipe['temperature']} (folded into its last layer by `mnistlib.train.fit`). "
+                "The temperature was fitted by `python -m tools.recipe_trial` on 5,000 training digits held "
+                "out from trial runs, never on the test set.\n"
             )
         if math.isfinite(meta.get("train_seconds_to_99_5", math.inf)):
             parts.append(
