@@ -57,8 +57,7 @@ def vary_stroke(
     if len(chosen) == 0:
         return X
     some, amount = X[chosen], amount[chosen].to(X.dtype).view(-1, 1, 1, 1)
-    thicker = F.max_pool2d(some, 3, stride=1, padding=1)
-    thinner = -F.max_pool2d(-some, 3, stride=1, padding=1)
+    thicker, thinner = _dilate(some), -_dilate(-some)
     out = X.clone()
     out[chosen] = torch.where(
         amount > 0,
@@ -66,6 +65,14 @@ def vary_stroke(
         torch.lerp(some, thinner, (-amount).clamp(max=1)),
     )
     return out
+
+
+def _dilate(X: torch.Tensor) -> torch.Tensor:
+    """Return the 3x3 grey dilation (a stride-1 max-pool) of a (N, 1, H, W) batch."""
+    # Pooled as the N channels of one channels-last image: PyTorch's CPU max-pool takes 0.08 ms
+    # that way and 0.7 ms on N one-channel images (76 images of 28x28, measured on 2 cores).
+    planes = X.transpose(0, 1).contiguous(memory_format=torch.channels_last)
+    return F.max_pool2d(planes, 3, stride=1, padding=1).transpose(0, 1).contiguous()
 
 
 def augment_batch(
@@ -89,8 +96,21 @@ def augment_batch(
         skew = torch.stack([torch.stack([1 / width, slant], 1), torch.stack([zeros, ones], 1)], 1)
         theta = theta @ skew  # the grid maps output to input: 1 / width makes the digit width times wider
     theta = torch.cat([theta, shift.unsqueeze(2)], 2).to(X.dtype)  # (N, 2, 3)
-    grid = F.affine_grid(theta, list(X.shape), align_corners=False)
+    grid = _affine_grid(theta, X.shape[2], X.shape[3])
     return F.grid_sample(X, grid, align_corners=False, padding_mode="zeros")
+
+
+def _affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Return ``F.affine_grid(theta, (N, 1, height, width), align_corners=False)``, as one matrix product.
+
+    PyTorch's own runs one tiny product per image; for a batch of 256 on a CPU that took 1 ms of a
+    training step, this 0.15 ms (measured on 2 cores). The answers agree to float rounding (a test checks).
+    """
+    n = len(theta)
+    base = F.affine_grid(torch.eye(2, 3, dtype=theta.dtype)[None], [1, 1, height, width], align_corners=False)
+    base = torch.cat([base.view(-1, 2), base.new_ones(height * width, 1)], 1)  # (h * w, 3): x, y, 1
+    grid = base @ theta.permute(2, 1, 0).reshape(3, 2 * n)  # (h * w, 2 * n)
+    return grid.view(height, width, 2, n).permute(3, 0, 1, 2).contiguous()
 
 
 def fold_temperature(model: nn.Module, temperature: float) -> None:
@@ -120,7 +140,10 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
-    return opt_cls(groups, lr=recipe.lr)
+    # Fused: one kernel for all the weights instead of a dozen small ops per tensor (about 1 ms a
+    # training step of the CNN on a CPU); PyTorch has it for the CPU and CUDA.
+    fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
+    return opt_cls(groups, lr=recipe.lr, fused=fused)
 
 
 def _steps_per_epoch(n: int, batch_size: int) -> int:
