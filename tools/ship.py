@@ -24,6 +24,7 @@ from mnistlib.paths import MODELS_DIR
 from mnistlib.runtime import bf16_supported, seed_everything
 from mnistlib.train import RECIPES, fit, recipe_dict
 from tools.bench import time_to
+from tools.recipe_trial import VALIDATION
 from tools.reliability import ECE_BINS, canvas_inputs, not_digit_inputs, reliability
 
 SEED = 0
@@ -152,8 +153,8 @@ def reliability_section() -> str:
                 f"\nIt was trained with label smoothing {smoothing}, which on its own leaves a model "
                 f"under-confident (it aims at {aim * 100:.0f} % for a clear digit); then its scores were divided by the "
                 f"temperature {recipe['temperature']} (folded into its last layer by `mnistlib.train.fit`). "
-                "The temperature was fitted by `python -m tools.recipe_trial` on 5,000 training digits held "
-                "out from trial runs, never on the test set.\n"
+                f"The temperature was fitted by `python -m tools.recipe_trial` on {VALIDATION:,} training digits "
+                "held out from trial runs, never on the test set.\n"
             )
         if math.isfinite(meta.get("train_seconds_to_99_5", math.inf)):
             parts.append(
