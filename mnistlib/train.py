@@ -17,7 +17,7 @@ from mnistlib.data import to_float
 from mnistlib.evaluate import accuracy
 from mnistlib.models import MODELS
 from mnistlib.recipe import Recipe
-from mnistlib.runtime import SMOKE_TEST, bf16_supported, pick_device
+from mnistlib.runtime import SMOKE_TEST, bf16_supported, pick_device, reusing_freed_memory
 
 # Named recipes, recipe name -> (model name, Recipe): every model's own recipe under the model's name,
 # plus any further ones its entry in mnistlib.models.MODELS names ("best" for the CNN).
@@ -253,19 +253,20 @@ def fit(
         k: [] for k in ("epoch", "train_loss", "train_acc", "test_acc", "time")
     }
     train_seconds = 0.0  # training time only: evaluation is kept off the clock
-    for epoch in range(1, recipe.num_epochs + 1):
-        epoch_start = time.perf_counter()
-        loss, acc = training.epoch(X, y, steps, f"epoch {epoch}/{recipe.num_epochs}", progress)
-        train_seconds += time.perf_counter() - epoch_start
-        test_acc = accuracy(model, *test_data, device=device) if test_data is not None else float("nan")
-        for key, value in zip(history, (epoch, loss, acc, test_acc, train_seconds), strict=True):
-            history[key].append(value)
-        if progress:
-            tqdm.write(
-                f"epoch {epoch}: loss {loss:.4f}, train acc {acc:.4f}, test acc {test_acc:.4f}, {train_seconds:.1f} s"
-            )
-        if on_epoch_end is not None:
-            on_epoch_end(history)
+    with reusing_freed_memory():  # no fresh zero-filled pages for every batch's tensors (see there)
+        for epoch in range(1, recipe.num_epochs + 1):
+            epoch_start = time.perf_counter()
+            loss, acc = training.epoch(X, y, steps, f"epoch {epoch}/{recipe.num_epochs}", progress)
+            train_seconds += time.perf_counter() - epoch_start
+            test_acc = accuracy(model, *test_data, device=device) if test_data is not None else float("nan")
+            for key, value in zip(history, (epoch, loss, acc, test_acc, train_seconds), strict=True):
+                history[key].append(value)
+            if progress:
+                tqdm.write(
+                    f"epoch {epoch}: loss {loss:.4f}, train acc {acc:.4f}, test acc {test_acc:.4f}, {train_seconds:.1f} s"
+                )
+            if on_epoch_end is not None:
+                on_epoch_end(history)
     if recipe.temperature != 1.0:
         fold_temperature(model, recipe.temperature)
     model.eval()

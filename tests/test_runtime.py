@@ -1,11 +1,15 @@
-"""mnistlib.runtime: the device of a model and eval mode that is restored whatever happens."""
+"""mnistlib.runtime: the device of a model, eval mode that is restored whatever happens, freed memory reused."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
 
 import pytest
 import torch
 from torch import nn
 
+from mnistlib import runtime
 from mnistlib.runtime import device_of, eval_mode
 
 
@@ -27,3 +31,43 @@ def test_eval_mode_is_restored_when_the_block_raises():
     with pytest.raises(RuntimeError), eval_mode(model):
         raise RuntimeError("the model failed")
     assert model.training
+
+
+# Ten real CNN training steps (the shipped recipe's augmentation included) in a fresh process, after
+# three to warm up; prints the page faults the ten took.
+_TRAINING_STEPS = """
+import contextlib, resource, sys
+import torch
+from mnistlib import train
+from mnistlib.models import MODELS, SmallCNN
+from mnistlib.runtime import reusing_freed_memory
+
+torch.set_num_threads(2)
+X, y = torch.rand(3328, 1, 28, 28), torch.randint(0, 10, (3328,))
+training, _ = train._start(SmallCNN(), X, MODELS["cnn"].recipe, 0, torch.device("cpu"))
+with reusing_freed_memory() if sys.argv[1] == "reuse" else contextlib.nullcontext():
+    for i in range(13):
+        if i == 3:
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+        training.step(X[i * 256 : (i + 1) * 256], y[i * 256 : (i + 1) * 256])
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(runtime._glibc() is None, reason="mallopt is glibc's: elsewhere the block does nothing")
+def test_training_steps_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
+    def page_faults(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", _TRAINING_STEPS, mode], capture_output=True, text=True, check=True
+        )
+        return int(done.stdout.split()[-1])
+
+    plain, reused = page_faults("plain"), page_faults("reuse")
+    assert reused * 10 < plain, (reused, plain)  # measured: about 40,000 against under 1,200
+
+
+def test_reusing_freed_memory_lets_an_error_through_and_can_be_entered_again():
+    with pytest.raises(ValueError, match="inside"), runtime.reusing_freed_memory():
+        raise ValueError("inside")
+    with runtime.reusing_freed_memory():
+        assert torch.ones(3).sum() == 3
