@@ -58,7 +58,7 @@ with reusing_freed_memory() if sys.argv[1] == "reuse" else contextlib.nullcontex
 @pytest.mark.skipif(runtime._glibc() is None, reason="mallopt is glibc's: elsewhere the block does nothing")
 def test_training_steps_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
     # glibc's own mmap threshold adapts as big blocks are freed, so without the block a run faults
-    # 40,000 times or, when the threshold happened to rise early, only a few hundred (both measured).
+    # 6,700 to 80,000 times or, when the threshold happened to rise early, twice (all measured).
     # A fixed threshold (glibc's default 128 KB, set by environment) turns that adapting off: the
     # baseline is then always the allocator that maps and unmaps every big tensor, as it does before
     # it adapts and whenever it trims, and the block (its mallopt overrides the variable) must still win.
