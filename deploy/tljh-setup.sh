@@ -19,7 +19,7 @@ mkdir -p /srv/mnist-data
 MNISTLIB_DATA_DIR=/srv/mnist-data "$USER_PY" -m mnistlib.data
 chmod -R a+rX,go-w /srv/mnist-data "$SHARED"
 
-# 3. One folder for the class's collected drawings (one SQLite store, mnistlib.ClassSet): every student
+# 3. One folder for the class's collected drawings (one SQLite store, mnistlib.ClassStore): every student
 #    writes to it. The students' group owns it and passes itself on (setgid); the snippet's umask keeps
 #    the store's files group-writable whoever made them.
 mkdir -p /srv/mnist-class

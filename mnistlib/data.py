@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
 import tempfile
 import urllib.error
 import urllib.request
@@ -26,7 +25,6 @@ from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
 from mnistlib.paths import DATA_DIR
-from mnistlib.preprocess import to_unit_float
 
 SOURCE_ENV = "MNIST_SOURCE"
 
@@ -189,11 +187,6 @@ def data_sha256(split: str = "train") -> str:
     return hashlib.sha256("".join(SHA256[n] for n in SPLITS[split]).encode()).hexdigest()
 
 
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """Turn (N, 28, 28) uint8 images into (N, 1, 28, 28) float32 in [0, 1]."""
-    return to_unit_float(images.unsqueeze(1))
-
-
 def batches(
     X: torch.Tensor,
     y: torch.Tensor,
@@ -211,20 +204,6 @@ def batches(
     else:
         for start in range(0, n, batch_size):
             yield X[start : start + batch_size], y[start : start + batch_size]
-
-
-def copy_raw_files(dest: str | Path, root: str | Path | None = None, gzipped: bool = False) -> Path:
-    """Copy the verified IDX files to ``dest`` (optionally gzipped), e.g. to share with a class."""
-    dest = Path(dest)
-    dest.mkdir(parents=True, exist_ok=True)
-    for name in SHA256:
-        src = raw_dir(root) / name
-        if gzipped:
-            with open(src, "rb") as fin, gzip.open(dest / f"{name}.gz", "wb") as fout:
-                shutil.copyfileobj(fin, fout)
-        else:
-            shutil.copyfile(src, dest / name)
-    return dest
 
 
 if __name__ == "__main__":

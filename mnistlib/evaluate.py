@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 from torch import nn
 
-from mnistlib.data import to_float
-from mnistlib.preprocess import to_unit_float
+from mnistlib.preprocess import to_batch
 from mnistlib.runtime import device_of, eval_mode
 
 
 @torch.no_grad()
 def predict_proba(
-    model: nn.Module, X: torch.Tensor, batch_size: int = 2000, device: torch.device | str | None = None
+    model: nn.Module,
+    X: torch.Tensor | np.ndarray,
+    batch_size: int = 2000,
+    device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Return class probabilities (N, 10) for images (N, 28, 28) uint8 or (N, 1, 28, 28) float in [0, 1]."""
+    """Return class probabilities (N, 10) for digits (28, 28), (N, 28, 28) or (N, 1, 28, 28), uint8 or in [0, 1]."""
     device = torch.device(device) if device is not None else device_of(model)
+    X = to_batch(X)
     out = []
     with eval_mode(model):
         for start in range(0, len(X), batch_size):
-            xb = X[start : start + batch_size]
-            xb = (to_float(xb) if xb.dtype == torch.uint8 else xb).to(device)
-            out.append(torch.softmax(model(xb).float(), dim=1).cpu())
+            out.append(torch.softmax(model(X[start : start + batch_size].to(device)).float(), dim=1).cpu())
     return torch.cat(out) if out else torch.empty(0, 10)
 
 
 def accuracy(
-    model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device | str | None = None
+    model: nn.Module, X: torch.Tensor | np.ndarray, y: torch.Tensor, device: torch.device | str | None = None
 ) -> float:
     """Return the fraction of images whose most probable class is the label."""
     return (predict_proba(model, X, device=device).argmax(1) == y.cpu()).float().mean().item()
@@ -69,21 +71,24 @@ def calibration(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -
 ROBUSTNESS_KINDS = ("shift", "shift_down", "rotate")
 
 
-def _as_float_batch(X: torch.Tensor) -> torch.Tensor:
-    """Return images as float (N, 1, 28, 28) in [0, 1], from uint8 (N, 28, 28) or float (N, [1,] 28, 28)."""
-    X = to_unit_float(X)
-    return X.unsqueeze(1) if X.dim() == 3 else X
+def _like(X: torch.Tensor | np.ndarray, batch: torch.Tensor) -> torch.Tensor | np.ndarray:
+    """Return a changed (N, 1, 28, 28) batch as one (28, 28) numpy image if ``X`` was one, else as the batch."""
+    return batch[0, 0].numpy() if np.ndim(X) == 2 else batch
 
 
-def shift_images(X: torch.Tensor, dx: int, dy: int = 0) -> torch.Tensor:
-    """Return images (N, 1, 28, 28) moved ``dx`` pixels right and ``dy`` down; ink leaving the frame is lost."""
-    return TF.affine(_as_float_batch(X), angle=0.0, translate=[int(dx), int(dy)], scale=1.0, shear=[0.0, 0.0])
+def shift_images(X: torch.Tensor | np.ndarray, dx: int, dy: int = 0) -> torch.Tensor | np.ndarray:
+    """Return digits moved ``dx`` pixels right and ``dy`` down (ink leaving the frame is lost).
+
+    Many digits come back as float (N, 1, 28, 28), one (28, 28) digit as one numpy image.
+    """
+    moved = TF.affine(to_batch(X), angle=0.0, translate=[int(dx), int(dy)], scale=1.0, shear=[0.0, 0.0])
+    return _like(X, moved)
 
 
-def rotate_images(X: torch.Tensor, degrees: float) -> torch.Tensor:
-    """Return images (N, 1, 28, 28) turned ``degrees`` anticlockwise about their centre (bilinear)."""
-    turned = TF.rotate(_as_float_batch(X), float(degrees), interpolation=TF.InterpolationMode.BILINEAR)
-    return turned.clamp(0, 1)
+def rotate_images(X: torch.Tensor | np.ndarray, degrees: float) -> torch.Tensor | np.ndarray:
+    """Return digits turned ``degrees`` anticlockwise about their centre (bilinear), shaped as ``shift_images``."""
+    turned = TF.rotate(to_batch(X), float(degrees), interpolation=TF.InterpolationMode.BILINEAR)
+    return _like(X, turned.clamp(0, 1))
 
 
 def robustness_curve(

@@ -1,6 +1,6 @@
 """Look inside a trained network (notebook 05): feature maps, filters, saliency, embeddings, variations.
 
-The computations only; their plots are in ``mnistlib.viz_look_inside``. Every function that takes
+The computations only; their plots are in ``mnistlib.viz``. Every function that takes
 one ``image`` expects what the model saw: a (28, 28) float array in [0, 1], ink bright on black,
 such as ``mnistlib.predict(model, drawing).model_input``. ``python -m tools.bench_look_inside``
 times each computation with its plot.
@@ -17,39 +17,20 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 from torch import nn
 
-from mnistlib.evaluate import predict_proba, rotate_images, shift_images
-from mnistlib.preprocess import to_unit_float
+from mnistlib.preprocess import to_batch
 from mnistlib.runtime import device_of, eval_mode
 
-# --------------------------------------------------------------------------------------------------
-# Inputs
 
-
-def as_batch(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Turn one (28, 28) image in [0, 1] into a float32 tensor of shape (1, 1, 28, 28)."""
-    # np.array copies: Prediction.model_input is read-only, and torch warns about wrapping those
-    x = image if isinstance(image, torch.Tensor) else torch.from_numpy(np.array(image, dtype=np.float32))
-    x = x.detach().float().cpu()
-    if x.numel() != 28 * 28:
+def one_digit(image: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Return one (28, 28) digit in [0, 1] as a float32 batch (1, 1, 28, 28), or say what to pass instead."""
+    x = to_batch(
+        np.array(image) if isinstance(image, np.ndarray) else image
+    )  # a copy: model_input is read-only
+    if len(x) != 1:
         raise ValueError(
-            f"Expected one 28x28 image, got shape {tuple(x.shape)}. Pass what the model saw: "
-            "pred = mnistlib.predict(model, drawing); then use pred.model_input."
+            f"Expected one 28x28 digit, got {len(x)}: pass pred.model_input from mnistlib.predict."
         )
-    if x.min() < 0 or x.max() > 1:
-        raise ValueError(
-            f"Expected pixel values in [0, 1], got [{x.min():.3g}, {x.max():.3g}]. "
-            "Use pred.model_input from mnistlib.predict, or divide uint8 pixels by 255."
-        )
-    return x.reshape(1, 1, 28, 28)
-
-
-def probabilities(model: nn.Module, images: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Return class probabilities (N, 10) for images (N, 28, 28) or one (28, 28) in [0, 1], as they are."""
-    if isinstance(images, torch.Tensor):
-        X = images.float()
-    else:
-        X = torch.from_numpy(np.array(images, dtype=np.float32))
-    return predict_proba(model, X.reshape(-1, 28, 28)).numpy()
+    return x
 
 
 # --------------------------------------------------------------------------------------------------
@@ -99,7 +80,7 @@ def feature_maps(model: nn.Module, image: np.ndarray | torch.Tensor) -> dict[str
     handles = [module.register_forward_hook(keep(name)) for name, module in watched]
     try:
         with eval_mode(model):
-            model(as_batch(image).to(device_of(model)))
+            model(one_digit(image).to(device_of(model)))
     finally:
         for handle in handles:
             handle.remove()
@@ -149,7 +130,7 @@ def mlp_top_units(
     handle = first.register_forward_hook(lambda module, args, output: seen.append(output[0].detach().cpu()))
     try:
         with eval_mode(model):
-            model(as_batch(image).to(device_of(model)))
+            model(one_digit(image).to(device_of(model)))
     finally:
         handle.remove()
     activation = torch.relu(seen[0])
@@ -169,7 +150,7 @@ def gradient_saliency(
     ``target`` defaults to the predicted digit. With ``times_input=False`` you get the plain
     gradient, which also says where *adding* ink would change the score.
     """
-    x = as_batch(image).to(device_of(model)).requires_grad_(True)
+    x = one_digit(image).to(device_of(model)).requires_grad_(True)
     with eval_mode(model):
         logits = model(x)
     target = int(logits.argmax(1)) if target is None else _check_target(target)
@@ -200,7 +181,7 @@ def occlusion_saliency(
         raise ValueError(f"Need 1 <= patch <= 28 and stride >= 1, got patch={patch}, stride={stride}.")
     if score not in ("logit", "probability"):
         raise ValueError(f'score must be "logit" or "probability", got {score!r}.')
-    x = as_batch(image)[0, 0]
+    x = one_digit(image)[0, 0]
     starts = list(range(0, 28 - patch + 1, stride))
     if starts[-1] != 28 - patch:
         starts.append(28 - patch)  # make sure the last rows and columns are covered too
@@ -239,7 +220,7 @@ def embed(model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int =
     X = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))
     if X.shape[-2:] != (28, 28):
         raise ValueError(f"Expected images shaped (N, 28, 28), got {tuple(X.shape)}.")
-    X = to_unit_float(X).reshape(-1, 28, 28)
+    X = to_batch(X)
     last = _linear_layers(model)[-1]
     out: list[torch.Tensor] = []
 
@@ -320,19 +301,9 @@ def nearest_centroid_accuracy(points: torch.Tensor, labels: torch.Tensor) -> flo
 # Out-of-distribution moments: the same digit changed, or something that is no digit at all
 
 
-def shift(image: np.ndarray | torch.Tensor, dx: int, dy: int) -> np.ndarray:
-    """Return the image moved ``dx`` pixels right and ``dy`` down; what leaves the frame is lost."""
-    return shift_images(as_batch(image), dx, dy)[0, 0].numpy()  # a batch of one
-
-
-def rotate(image: np.ndarray | torch.Tensor, degrees: float) -> np.ndarray:
-    """Return the image turned ``degrees`` anticlockwise about its centre (bilinear)."""
-    return rotate_images(as_batch(image), degrees)[0, 0].numpy()  # a batch of one
-
-
 def thicken(image: np.ndarray | torch.Tensor, pixels: int = 1) -> np.ndarray:
     """Return the strokes made ``pixels`` thicker on each side (negative: thinner): grey-level dilation."""
-    x = as_batch(image)[0]  # (1, 28, 28)
+    x = one_digit(image)[0]  # (1, 28, 28)
     if pixels == 0:
         return x[0].numpy()
     size = 2 * abs(pixels) + 1

@@ -1,4 +1,4 @@
-"""The networks, and ``MODELS``: one entry per model with everything else that names it.
+"""The networks, how each is trained (``Recipe``), and ``MODELS``: one entry per model.
 
 Adding a model is one class and one ``ModelSpec`` entry in ``MODELS`` (its name, its training
 recipe, and the file and menu label if the project ships it trained); the recipes in
@@ -25,7 +25,29 @@ from torch import nn
 
 from mnistlib.paths import MODELS_DIR
 from mnistlib.preprocess import MNIST_MEAN, MNIST_STD
-from mnistlib.recipe import Recipe
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a model is trained; stored in every checkpoint so a result can be reproduced."""
+
+    num_epochs: int = 3
+    batch_size: int = 128
+    lr: float = 3e-3  # peak learning rate of the OneCycle schedule
+    weight_decay: float = 5e-4
+    optimizer: str = "adamw"  # "adam" (the original MLP recipe) or "adamw"
+    onecycle: bool = True
+    label_smoothing: float = 0.0
+    # The trained model's scores are divided by this for good (folded into its last layer): label
+    # smoothing makes a model under-confident, and a temperature below 1, fitted on training digits
+    # held out from training (python -m tools.recipe_trial), makes its confidence honest again.
+    temperature: float = 1.0
+    augment: float = 0.0  # strength of random shift/rotation/scale; 0 = off, 1 = +-2 px, 10 deg, 10 %
+    shear: float = 0.0  # random slant and aspect, as people draw: 0 = off, 1 = slant +-0.3, width +-15 %
+    stroke: float = 0.0  # random pen width: 0 = off, 1 = up to one pixel thicker on every side
+    thin: float = 1.0  # how far the pen may also get thinner, as a fraction of ``stroke`` (0 = only thicker)
+    stroke_share: float = 1.0  # the fraction of each batch whose pen width ``stroke`` changes
+    bf16: str = "auto"  # "auto" uses bf16 autocast only where the hardware does it natively
 
 
 class ModelBase(nn.Module):
@@ -71,7 +93,7 @@ class Normalize(nn.Module):
         return f"mean={self.mean}, std={self.std}"
 
 
-class MNISTNet(ModelBase):
+class MLP(ModelBase):
     """The original MLP: 784-128-10 with ReLU."""
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
@@ -85,7 +107,7 @@ class MNISTNet(ModelBase):
         return self.fc2(torch.relu(self.fc1(x)))
 
 
-class ImprovedMNISTNet(ModelBase):
+class ImprovedMLP(ModelBase):
     """The original improved MLP: 784-256-128-64-10 with ReLU."""
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
@@ -177,16 +199,10 @@ class ModelSpec:
         return {self.name: self.recipe, **self.more_recipes}
 
 
-# Label smoothing 0.1, then a temperature: smoothing alone aims every clear digit at "91 % sure" (issue 13),
-# and the temperature 0.43 (fitted on 5,000 held-out training digits by tools/recipe_trial, 0.42-0.45 over
-# seeds 0-2) sharpens the scores back until the confidence is honest. Measured with
-# `python -m tools.recipe_trial --seeds 0 1 2` (3 Dec 2026, bf16, 55,000 digits): MNIST 99.56 %, ECE 0.15 %,
-# median confidence 99.97 %, against 99.45 %, 0.14 %, 100 % without smoothing.
-# Pen-width augmentation (Recipe.stroke) on 30 % of each batch, the pen up to a pixel thicker or half a
-# pixel thinner: people draw on the pad with pens thicker than MNIST's. Measured with tools/canvas_testset
-# (seed 0, 3 Dec 2026, bf16, no smoothing): without it MNIST 99.60 %, canvas-like 98.93 %, thick pens
-# 98.33 %; on 30 % 99.56 / 99.16 / 98.83 %; on 50 % 99.51 / 99.23 / 99.10 % (more of the batch on other
-# pens costs MNIST).
+# Label smoothing aims every clear digit at "91 % sure"; the temperature, fitted on held-out training
+# digits by tools/recipe_trial, sharpens the scores back until the confidence is honest. The pen-width
+# augmentation is for the pad, where people draw with pens thicker than MNIST's. docs/benchmarks.md
+# gives the measurements behind each choice.
 _CNN_RECIPE = Recipe(
     num_epochs=5,
     batch_size=256,
@@ -227,12 +243,12 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "mlp_improved",
-            ImprovedMNISTNet,
+            ImprovedMLP,
             Recipe(num_epochs=6, batch_size=256, lr=3e-3, weight_decay=1e-4),
             shipped_file="mnist_mlp_improved.pt",
-            menu_label="MLP (shipped)",
+            menu_label="Improved MLP (shipped)",
         ),
-        ModelSpec("mlp", MNISTNet, _ORIGINAL_MLP_RECIPE),
+        ModelSpec("mlp", MLP, _ORIGINAL_MLP_RECIPE),
     ]
 }
 

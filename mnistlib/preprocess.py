@@ -3,13 +3,10 @@
 An MNIST digit is a (28, 28) image of bright ink (1.0) on black (0.0). The ink was scaled to fit
 a 20x20 box, keeping its aspect ratio, with anti-aliased edges, then shifted by whole pixels so
 that its centre of mass landed on pixel (14, 14), counting pixel ``i`` as centred at ``i``.
-Measured on the 10,000 test digits: the long side of every ink bounding box is at most 20 px,
-and the centres of mass average (13.99, 14.01), each within half a pixel of (14, 14).
 
 ``to_mnist`` makes any picture of a digit look like that, in these steps::
 
     grey      decode, composite transparency, convert to grey       (H, W) in [0, 1]
-              (mnistlib.image_input)
     ink       invert dark-on-light pictures so the ink is bright    (H, W)
     cleaned   subtract background, uneven light and noise;          (H, W)
               the ink's level becomes 1
@@ -18,42 +15,22 @@ and the centres of mass average (13.99, 14.01), each within half a pixel of (14,
               hairlines thickened to MNIST's pen width
     centered  place in 28x28 with the centre of mass at (14, 14)    (28, 28) float32 in [0, 1]
 
-The same conventions hold for training data (MNIST itself) and for the drawing pad, and the
-normalisation constants live here only.
+The steps come in that order below; reading and checking what a user hands over (a file, bytes,
+a PIL image, an array) is the last section. Training data, the notebooks and the drawing pad all
+use these conventions, and the normalisation constants live here only.
 """
 
 from __future__ import annotations
 
-import bisect
-import contextlib
-import functools
+import io
 import math
-import sys
-from collections.abc import Iterator
+import os
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import ExifTags, Image, ImageFilter
-
-# Reading and checking the input is mnistlib.image_input's job. Its errors, ImageInput, to_grey and
-# limits are part of this module's API too: users import them from here.
-from mnistlib.image_input import (  # noqa: F401
-    FORMATS,
-    MIN_SIDE,
-    WORK_SIDE,
-    BlankImageError,
-    ImageInput,
-    InvalidImageError,
-    _checked_array,
-    _grey_of,
-    _luma,
-    _percentiles,
-    _sample,
-    _sample_step,
-    _unit_scale,
-    _unreadable,
-    to_grey,
-)
+from PIL import ExifTags, Image, ImageFilter, ImageOps
 
 # Mean and standard deviation of the MNIST training pixels, scaled to [0, 1]. The models
 # normalise with these themselves: everything else hands them images in [0, 1].
@@ -64,62 +41,60 @@ SIZE = 28  # the MNIST field is SIZE x SIZE
 BOX = 20  # the ink fits a BOX x BOX square
 CENTER = 14.0  # the centre of mass goes to pixel (CENTER, CENTER), as in MNIST itself
 
-# Cleaning. Uneven light is estimated on a coarse grid of GRID x GRID blocks (slow changes,
-# not strokes) and subtracted; then pixels more than NOISE_SIGMAS standard deviations of the
-# background's noise above the background are ink.
+# Uneven light is estimated on a coarse grid of GRID x GRID blocks; pixels more than NOISE_SIGMAS
+# standard deviations of the background's noise above the background are ink.
 GRID = 8
 NOISE_SIGMAS = 4.0
 MIN_CONTRAST = 0.08  # ink must differ from the background by 8 % of full scale, or it is blank
 INK_THRESHOLD = 0.1  # the crop is the bounding box of pixels >= 10 % of the ink level...
 SPECK = 0.01  # ...leaving out, beyond empty rows or columns, specks with < 1 % of the ink
 
-# Stroke width, in pixels of the 20x20 box. MNIST's: median 2.4, 5th percentile 1.65. A digit
-# written with a fine pen and shrunk to 20 px becomes a faint hairline the models misread, so
-# strokes thinner than MIN_STROKE are thickened to about TARGET_STROKE.
+# Stroke width in pixels of the 20x20 box; MNIST's median is 2.4. A fine pen shrunk to 20 px
+# becomes a faint hairline that models misread, so thinner strokes are thickened.
 MIN_STROKE = 1.6
 TARGET_STROKE = 2.2
 
+# Limits on what is read. MAX_PIXELS is checked on a file's header, before decoding, so a small
+# file that claims to be enormous (a decompression bomb) costs nothing.
+MAX_PIXELS = 50_000_000
+MIN_SIDE = 8  # smaller pictures cannot hold a recognisable digit and a background around it
+WORK_SIDE = 1024  # bigger pictures are reduced to this first: the digit ends up 20 px anyway
+FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP")  # Pillow names of the file formats read
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)  # ITU-R 601, as PIL's "L" conversion
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Return an image as uint8 in 0-255; uint8 stays as it is, floats are taken to be in [0, 1]."""
-    image = np.asarray(image)
-    return image if image.dtype == np.uint8 else (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+ImageInput = Image.Image | np.ndarray | torch.Tensor | str | os.PathLike | bytes | bytearray | memoryview
 
 
-def to_unit_float(images: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-    """Return uint8 pixels (0-255) as float32 in [0, 1], a tensor as a tensor and an array as an array.
+class InvalidImageError(ValueError):
+    """The input is not a usable image: wrong type or shape, corrupt, empty, or absurdly large."""
 
-    Float input is taken to be in [0, 1] already and only made float32.
+
+class BlankImageError(ValueError):
+    """The image holds no ink: nothing was drawn, or nothing is left after cleaning."""
+
+
+def to_mnist(
+    image: ImageInput, return_steps: bool = False
+) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Turn any picture of one digit into a (28, 28) float32 MNIST digit in [0, 1], ink bright.
+
+    With ``return_steps=True`` also return the intermediate images, in order, as a dict
+    (grey, ink, cleaned, cropped, fitted, centered). Raises InvalidImageError for input that is
+    not a usable image and BlankImageError when it holds no ink; both are ValueErrors.
     """
-    if isinstance(images, torch.Tensor):
-        return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
-    images = np.asarray(images)
-    if images.dtype == np.uint8:
-        return images.astype(np.float32) / np.float32(255)
-    return images.astype(np.float32, copy=False)
+    steps: dict[str, np.ndarray] = {}
+    steps["grey"] = to_grey(image)
+    steps["ink"] = ink_bright(steps["grey"])
+    steps["cleaned"] = remove_background(steps["ink"])
+    steps["cropped"] = crop_to_ink(steps["cleaned"])
+    steps["fitted"], steps["centered"] = center_digit(steps["cropped"])
+    return (steps["centered"], steps) if return_steps else steps["centered"]
 
 
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch single-threaded inside the block, then restore the thread count."""
-    # One image is far too little work to share. On a busy 2-core machine, waiting for a second
-    # thread made a reading 4-50x slower (median 7-10 ms instead of 1.7 ms, measured), and a small
-    # resize product 3x slower even on a quiet one.
-    threads = torch.get_num_threads()
-    if threads == 1:  # setting it, even to the same count, costs more than a check
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+# ----------------------------------------------------------------------------- ink: bright on dark
 
 
-# ----------------------------------------------------------------------------- the steps
-
-
-def _border(image: np.ndarray) -> np.ndarray:
+def border(image: np.ndarray) -> np.ndarray:
     """Return the outermost ring of pixels: mostly paper, since a digit seldom runs along the edges."""
     return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
 
@@ -127,13 +102,16 @@ def _border(image: np.ndarray) -> np.ndarray:
 def ink_bright(grey: np.ndarray) -> np.ndarray:
     """Return the image with bright ink: invert it if the ink is darker than the paper.
 
-    The paper's shade is the median of the picture's border. The ink pulls the picture's mean
-    towards its own side of that: a mean below it means dark ink.
+    The paper's shade is the median of the border. Ink pulls the picture's mean towards its own
+    side of that: a mean below it means dark ink.
     """
-    return 1 - grey if grey.mean() < np.median(_border(grey)) else grey
+    return 1 - grey if grey.mean() < np.median(border(grey)) else grey
 
 
-def _min3x3(grid: np.ndarray) -> np.ndarray:
+# ----------------------------------------------------------------------------- cleaned: background removed
+
+
+def min3x3(grid: np.ndarray) -> np.ndarray:
     """Return each cell's minimum over itself and its 8 neighbours."""
     gh, gw = grid.shape
     p = np.pad(grid, 1, mode="edge")
@@ -141,23 +119,22 @@ def _min3x3(grid: np.ndarray) -> np.ndarray:
 
 
 def background_map(ink: np.ndarray) -> np.ndarray | float:
-    """Return the background's shade at every pixel: uneven light makes it vary slowly.
+    """Return the background's shade at every pixel (uneven light makes it vary slowly), or 0.0 if black.
 
     The picture is cut into about GRID x GRID blocks. A block's background is its median (ink
-    covers less than half of most blocks), or a neighbour's if lower (the block may lie inside
-    a thick stroke); bilinear interpolation smooths between blocks. A black background, as in
-    every canvas snapshot and MNIST digit, is returned as plain 0.
+    covers less than half of most blocks), or a neighbour's if lower (the block may lie inside a
+    thick stroke); bilinear interpolation smooths between blocks.
     """
     h, w = ink.shape
     b = math.ceil(max(h, w) / GRID)  # block side
     gh, gw = math.ceil(h / b), math.ceil(w / b)
-    if (gh * b, gw * b) != (h, w):  # pad to whole blocks (a copy, so only when needed)
+    if (gh * b, gw * b) != (h, w):  # pad to whole blocks
         ink = np.pad(ink, ((0, gh * b - h), (0, gw * b - w)), mode="edge")
     blocks = ink.reshape(gh, b, gw, b)
-    if not _min3x3(blocks.min(axis=(1, 3))).any():
-        return 0.0  # black pixels near every block: a black background (and a fast path)
+    if not min3x3(blocks.min(axis=(1, 3))).any():
+        return 0.0  # black pixels near every block: a black background, as on the pad and in MNIST
     medians = np.median(blocks.transpose(0, 2, 1, 3).reshape(gh, gw, b * b), axis=2)
-    low = Image.fromarray(np.ascontiguousarray(_min3x3(medians), dtype=np.float32), "F")
+    low = Image.fromarray(np.ascontiguousarray(min3x3(medians), dtype=np.float32), "F")
     return np.asarray(low.resize((gw * b, gh * b), Image.Resampling.BILINEAR))[:h, :w]
 
 
@@ -169,33 +146,26 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
     light = background_map(ink)
     if isinstance(light, np.ndarray):
         ink = ink - light  # the background is now about 0, its noise either side
-    sample = _sample(ink)
-    # Ink only ever raises a median, so the background is the lower of the picture's median
-    # (right unless ink covers half the picture) and its border's (right unless ink covers
-    # half the border). Pixels below it are pure noise: their median distance from it is
-    # 0.6745 sigma, a spread that no amount of ink inflates.
-    background = min(float(np.median(sample)), float(np.median(_border(ink))))
+    sample = subsample(ink)
+    # Ink only ever raises a median, so the background is the lower of the picture's median and
+    # its border's. Pixels below it are pure noise: their median distance from it is 0.6745 sigma.
+    background = min(float(np.median(sample)), float(np.median(border(ink))))
     sigma = 1.4826 * float(np.median(background - sample[sample <= background]))
     floor = background + NOISE_SIGMAS * sigma
     above = sample[sample > floor]
     if above.size < 100:  # the sample may all but miss a small or thin drawing: use every pixel
         above = ink[ink > floor]
-    return _rescale(ink, floor, above)
-
-
-def _rescale(ink: np.ndarray, floor: float, above: np.ndarray) -> np.ndarray:
-    """Map ``floor`` to 0 and the level of the ink (the pixels ``above`` it) to 1, clipped to [0, 1]."""
-    level = _ink_level(floor, above)
+    level = ink_level(floor, above)
     cleaned = ink - np.float32(floor)
     cleaned *= np.float32(1 / (level - floor))
     return np.clip(cleaned, 0, 1, out=cleaned)
 
 
-def _ink_level(floor: float, above: np.ndarray) -> float:
+def ink_level(floor: float, above: np.ndarray) -> float:
     """Return the level of the ink (the pixels ``above`` the floor); BlankImageError if there is too little."""
     if above.size == 0:
         raise BlankImageError("The image is blank: there is no ink on it. Draw a digit first.")
-    (level,) = _percentiles(above, 99)  # the ink's level, robust to a few bright specks
+    (level,) = percentiles(above, 99)  # robust to a few bright specks
     if level - floor < MIN_CONTRAST:
         raise BlankImageError(
             f"The image is (nearly) blank: nothing differs from the background by more than "
@@ -204,12 +174,15 @@ def _ink_level(floor: float, above: np.ndarray) -> float:
     return level
 
 
-def _span(counts: np.ndarray) -> tuple[int, int]:
+# ----------------------------------------------------------------------------- cropped: cut to the ink
+
+
+def ink_span(counts: np.ndarray) -> tuple[int, int]:
     """Return the first and last index of the runs of nonzero ``counts`` that are not specks.
 
     A run is a stretch of rows (or columns) holding ink, between empty ones. Runs with less than
-    SPECK of all the ink are dropped: a stray noise pixel far from the digit must not widen the
-    crop, while a digit's detached parts (the bar of a 5) are far bigger than that.
+    SPECK of all the ink are dropped: a stray noise pixel must not widen the crop, while a digit's
+    detached parts (the bar of a 5) are far bigger than that.
     """
     inked = np.concatenate([[False], counts > 0, [False]])
     edges = np.flatnonzero(np.diff(inked.astype(np.int8)))  # alternating run starts and ends
@@ -223,11 +196,14 @@ def crop_to_ink(cleaned: np.ndarray) -> np.ndarray:
     mask = cleaned >= INK_THRESHOLD
     if not mask.any():
         raise BlankImageError("No ink is left after removing the background. Draw a darker or bigger digit.")
-    (top, bottom), (left, right) = _span(mask.sum(1)), _span(mask.sum(0))
+    (top, bottom), (left, right) = ink_span(mask.sum(1)), ink_span(mask.sum(0))
     return cleaned[top : bottom + 1, left : right + 1]
 
 
-def _resize(image: np.ndarray, long_side: int) -> np.ndarray:
+# ----------------------------------------------------------------------------- fitted: into 20 x 20
+
+
+def resize(image: np.ndarray, long_side: int) -> np.ndarray:
     """Scale so the long side is ``long_side`` pixels, keeping the aspect ratio."""
     h, w = image.shape
     scale = long_side / max(h, w)
@@ -251,18 +227,20 @@ def fit_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
     Hairlines (strokes thinner than MIN_STROKE once fitted) are thickened to about TARGET_STROKE.
     The brightest ink is 1, as in MNIST, however much shrinking has dimmed thin strokes.
     """
-    fitted = _resize(cropped, box)
+    fitted = resize(cropped, box)
     if stroke_width(fitted) < MIN_STROKE:
-        # Thicken by grey dilation at 4x the final size, where a few pixels are a fraction of one
-        # and the width can be measured without the blur of the final scale. Fit to 4 * box - 2r
-        # first, so that the dilated ink still fits the box.
-        width = stroke_width(_resize(cropped, 4 * box)) / 4
+        # Thicken by grey dilation at 4x the final size, where a pixel is a quarter of one. Fit to
+        # 4 * box - 2r first, so that the dilated ink still fits the box.
+        width = stroke_width(resize(cropped, 4 * box)) / 4
         r = max(1, round(2 * (TARGET_STROKE - width)))  # 4x pixels added on each side of a stroke
-        big = np.pad(_resize(cropped, 4 * box - 2 * r), r)
+        big = np.pad(resize(cropped, 4 * box - 2 * r), r)
         big = Image.fromarray(big, "F").filter(ImageFilter.MaxFilter(2 * r + 1))
-        fitted = _resize(np.asarray(big), box)
+        fitted = resize(np.asarray(big), box)
     peak = fitted.max()
     return np.clip(fitted / peak if peak > 0 else fitted, 0, 1)
+
+
+# ----------------------------------------------------------------------------- centered: in 28 x 28
 
 
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
@@ -275,12 +253,9 @@ def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     return float(rows), float(cols)
 
 
-def _place(fitted: np.ndarray, center: tuple[float, float] | None = None) -> np.ndarray | None:
-    """Paste into SIZE x SIZE with the centre of mass on CENTER (whole-pixel shift); None if it won't fit.
-
-    ``center``: the centre of mass of ``fitted``, if the caller has computed it already.
-    """
-    cy, cx = center_of_mass(fitted) if center is None else center
+def place(fitted: np.ndarray, center: tuple[float, float]) -> np.ndarray | None:
+    """Paste into SIZE x SIZE with ``center`` (its centre of mass) on CENTER, by whole pixels; None if it won't fit."""
+    cy, cx = center
     top, left = round(CENTER - cy), round(CENTER - cx)
     h, w = fitted.shape
     if top < 0 or left < 0 or top + h > SIZE or left + w > SIZE:
@@ -293,342 +268,270 @@ def _place(fitted: np.ndarray, center: tuple[float, float] | None = None) -> np.
 def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fit the cropped ink into 20x20 and centre it in 28x28; return (fitted, centered).
 
-    Whole-pixel shifts, as MNIST used, keep the anti-aliased ink inside its 20x20 box and put
-    the centre of mass within half a pixel of (14, 14). Ink so lopsided that centring it would
-    push it off the field (never the case in MNIST) is fitted a little smaller instead: at
-    14 px every shape fits.
+    Whole-pixel shifts, as MNIST used, keep the anti-aliased ink inside its box and put the centre
+    of mass within half a pixel of (14, 14). Ink so lopsided that centring it would push it off
+    the field (never the case in MNIST) is fitted a little smaller instead: at 14 px every shape fits.
     """
     for box in range(BOX, 13, -1):
         fitted = fit_box(cropped, box)
-        centered = _place(fitted)
+        centered = place(fitted, center_of_mass(fitted))
         if centered is not None:
             return fitted, centered
     raise AssertionError("unreachable: a 14x14 box always fits a 28x28 field around its centre of mass")
 
 
-# ----------------------------------------------------------------------------- the fast route
-# A canvas snapshot, the pad's raster or an MNIST digit is a drawing on one flat background (the
-# same value, or transparency, everywhere outside the drawing's bounding box). Then every
-# whole-picture statistic of the steps above is known from the box alone: the background holds
-# most of the picture, so it is the median of the sample and of the border, the noise is 0, and
-# only the box's pixels are above it. ``_flat_background_digit`` computes the steps on the box
-# with the same float32 operations, so its answer is identical, in a fraction of the time. Any
-# decision it cannot make as surely as the ordinary route makes it returns None: that route then
-# runs (and raises the errors).
+# ----------------------------------------------------------------------------- pixel conventions
 
 
-def _drawing_box(image: np.ndarray, key: np.ndarray, outside: object) -> tuple[slice, slice, int] | None:
-    """Return the bounding box of the pixels of ``key`` that differ from ``outside``, and key's largest value there.
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Return an image as uint8 in 0-255; uint8 stays as it is, floats are taken to be in [0, 1]."""
+    image = np.asarray(image)
+    return image if image.dtype == np.uint8 else (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
 
-    None if no pixel differs. The largest value is -1 where it is not known cheaply.
+
+def to_float(images: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+    """Return uint8 pixels (0-255) as float32 in [0, 1], same shape: a tensor as a tensor, an array as an array.
+
+    Float input is taken to be in [0, 1] already and only made float32.
     """
-    if image.ndim == 3 and image.dtype == np.uint8 and image.flags.c_contiguous and sys.byteorder == "little":
-        # Each pixel as one uint32 with alpha as its top byte: a row's maximum has that row's largest alpha.
-        pixels = image.view(np.uint32)[..., 0]
-        top = pixels.max(axis=1)
-        rows = np.flatnonzero(top >= 1 << 24)
-        if rows.size == 0:
-            return None
-        cols = np.flatnonzero(pixels[rows[0] : rows[-1] + 1].max(axis=0) >= 1 << 24)
-        largest = int(top.max()) >> 24
-    else:
-        mask = key != outside
-        rows = np.flatnonzero(mask.any(1))
-        if rows.size == 0:
-            return None
-        cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(0))
-        largest = -1
-    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1), largest
+    if isinstance(images, torch.Tensor):
+        return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255)
+    return images.astype(np.float32, copy=False)
 
 
-def _border_count(rows: slice, cols: slice, h: int, w: int) -> int:
-    """Return how many of the picture's border pixels (``_border``) lie inside the box."""
-    inner = max(0, min(rows.stop, h - 1) - max(rows.start, 1))  # rows strictly between first and last
-    width = cols.stop - cols.start
-    return width * ((rows.start == 0) + (rows.stop == h)) + inner * ((cols.start == 0) + (cols.stop == w))
-
-
-@functools.lru_cache(maxsize=32)
-def _lattice(h: int, w: int) -> tuple[np.ndarray, np.ndarray, int, int, int]:
-    """Return rows and columns of up to 4 x 4 points in each of background_map's blocks, and the grid's shape."""
-    b = math.ceil(max(h, w) / GRID)
-    gh, gw = math.ceil(h / b), math.ceil(w / b)
-    offsets = np.unique(np.linspace(0, b - 1, min(b, 4)).round().astype(np.intp))
-    rows = np.minimum(np.arange(gh)[:, None] * b + offsets, h - 1).ravel()  # a cut-off block's own pixels
-    cols = np.minimum(np.arange(gw)[:, None] * b + offsets, w - 1).ravel()
-    return rows, cols, gh, gw, offsets.size
-
-
-def _surely_black(key: np.ndarray, outside: object, rows: slice, cols: slice, h: int, w: int) -> bool:
-    """Return True if background_map would find a black background: no 3x3 group of blocks drawn on throughout.
-
-    ``key`` is the drawing's box (``rows``, ``cols``) of an h x w picture that is ``outside``
-    everywhere else. The ink is >= 0 and 0 wherever the key is ``outside``, so a block with ink in
-    every pixel has ink at every point of a lattice: testing the lattice's points is enough to rule it out.
-    """
-    lattice_rows, lattice_cols, gh, gw, n = _lattice(h, w)
-    # The lattice is sorted: the points inside the box are one run along each axis.
-    r0, r1 = bisect.bisect_left(lattice_rows, rows.start), bisect.bisect_left(lattice_rows, rows.stop)
-    c0, c1 = bisect.bisect_left(lattice_cols, cols.start), bisect.bisect_left(lattice_cols, cols.stop)
-    drawn = np.zeros((len(lattice_rows), len(lattice_cols)), bool)  # points outside the box: not drawn
-    inside = key[(lattice_rows[r0:r1] - rows.start)[:, None], lattice_cols[c0:c1] - cols.start]
-    drawn[r0:r1, c0:c1] = inside != outside
-    drawn = drawn.reshape(gh, n, gw, n).all(axis=(1, 3))
-    if not drawn.any():
-        return True
-    # _min3x3(drawn).any(), for booleans: each cell and its neighbours, the edges repeated
-    down = drawn.copy()
-    down[1:] &= drawn[:-1]
-    down[:-1] &= drawn[1:]
-    both = down.copy()
-    both[:, 1:] &= down[:, :-1]
-    both[:, :-1] &= down[:, 1:]
-    return not both.any()
-
-
-def _flat_rgba(
-    box: np.ndarray, rows: slice, cols: slice, h: int, w: int, scale: np.float32
-) -> tuple[np.ndarray, float] | None:
-    """Return an RGBA box's grey composited as ``_composite`` does (alpha 0 outside), and the shade outside."""
-    grey = _luma(box, scale)
-    alpha = np.multiply(box[..., 3], scale, dtype=np.float32)
-    step = _sample_step(h * w)
-    first = (-rows.start % step, -cols.start % step)  # the box's part of _sample(whole picture)
-    painted = grey[first[0] :: step, first[1] :: step][
-        alpha[first[0] :: step, first[1] :: step] >= min(0.5, float(alpha.max()))
-    ]
-    lo, hi = _percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
-    if hi - lo > 0.25:
-        return None  # a painted background of its own: the outside is not black ink-free paper
-    stroke = float((alpha * grey).sum()) / float(alpha.sum())
-    if abs(stroke - 0.5) < 1e-4:
-        return None  # _composite's float32 sums might round the other way
-    shade = 1.0 if stroke < 0.5 else 0.0
-    grey -= shade
-    grey *= alpha
-    grey += shade
-    if shade and grey.max() > 1:
-        return None  # painted uint8 white has a grey of 1 + 1e-7: its ink would be just below 0
-    return grey, shade
-
-
-def _flat_ink(grey: np.ndarray, shade: float, rows: slice, cols: slice, h: int, w: int) -> np.ndarray | None:
-    """Return the box's bright ink as ``ink_bright`` makes it of the whole picture; None unless the outside is black."""
-    n_border = 2 * w + 2 * (h - 2)
-    if n_border - _border_count(rows, cols, h, w) <= n_border // 2:
-        return None  # the border's median is not the background's shade
-    mean = (grey.sum(dtype=np.float64) + shade * (h * w - grey.size)) / (h * w)
-    if abs(mean - shade) < 1e-5:
-        return None  # too close to call with grey.mean()'s float32 rounding
-    ink, shade = (1 - grey, 1 - shade) if mean < shade else (grey, shade)
-    return ink if shade == 0 else None  # else background_map would model the background
-
-
-def _flat_above(ink: np.ndarray, rows: slice, cols: slice, h: int, w: int) -> np.ndarray | None:
-    """Return the ink above the floor as ``remove_background`` finds it; None unless that floor is 0."""
-    step = _sample_step(h * w)
-    sample = ink[-rows.start % step :: step, -cols.start % step :: step]
-    above = sample[sample > 0]
-    n_sample = len(range(0, h, step)) * len(range(0, w, step))
-    # The ink is >= 0, so what is not above 0 is 0: if that is most of the sample, it is the
-    # background and the median distance below it (the noise) is 0 too.
-    if n_sample - above.size <= n_sample // 2:
-        return None
-    return above if above.size >= 100 else ink[ink > 0]
-
-
-def _fast_crop(cleaned: np.ndarray) -> np.ndarray:
-    """Return ``crop_to_ink(cleaned)``, skipping the speck search when the ink is one block of rows and columns."""
-    mask = cleaned >= INK_THRESHOLD
-    spans = []
-    for axis in (1, 0):
-        inked = np.flatnonzero(mask.any(axis))
-        if inked.size == 0:
-            return crop_to_ink(cleaned)  # raises its BlankImageError
-        a, b = int(inked[0]), int(inked[-1])
-        spans.append((a, b) if b - a + 1 == inked.size else _span(mask.sum(axis)))  # no gaps: no specks
-    (top, bottom), (left, right) = spans
-    return cleaned[top : bottom + 1, left : right + 1]
-
-
-@functools.lru_cache(maxsize=256)
-def _bilinear_weights(size_in: int, size_out: int) -> torch.Tensor:
-    """Return the (size_out, size_in) float32 weights of Pillow's BILINEAR resampling along one axis.
-
-    The same weights Pillow computes (Resample.c, precompute_coeffs): a triangle filter that widens
-    with the scale when shrinking, normalised to sum to 1 for each output pixel.
-    """
-    scale = size_in / size_out
-    filterscale = max(scale, 1.0)
-    support = filterscale  # the bilinear filter's support is 1 input pixel, times the shrink factor
-    weights = np.zeros((size_out, size_in))
-    for i in range(size_out):
-        center = (i + 0.5) * scale
-        lo = max(int(center - support + 0.5), 0)
-        hi = min(int(center + support + 0.5), size_in)
-        k = np.maximum(1 - np.abs((np.arange(lo, hi) - center + 0.5) * (1 / filterscale)), 0)
-        total = k.sum()
-        weights[i, lo:hi] = k / total if total != 0 else k
-    return torch.from_numpy(weights.astype(np.float32))
-
-
-def _fast_resize(image: np.ndarray, long_side: int) -> np.ndarray:
-    """Return ``_resize(image, long_side)`` (a writable copy) as two small matrix products.
-
-    Pillow's resize of a float image is slow for what it does (mostly filter set-up and two
-    passes of 19 taps for a 9x shrink); the same weights as matrices, cached per size, are
-    several times faster. The result equals Pillow's up to float32 rounding (about 1e-7).
-    """
-    h, w = image.shape
-    scale = long_side / max(h, w)
-    size = (max(1, round(w * scale)), max(1, round(h * scale)))
-    if size == (w, h):
-        return np.array(image, dtype=np.float32)  # Pillow only copies an image resized to its own size
-    data = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-    with one_thread():
-        across = torch.mm(data, _bilinear_weights(w, size[0]).t())  # Pillow's order: rows first
-        return torch.mm(_bilinear_weights(h, size[1]), across).numpy()
-
-
-def _fast_stroke_width(image: np.ndarray) -> float:
-    """Return ``stroke_width(image)``, the same sums on the same zero-padded array, without np.pad's overhead."""
-    padded = np.zeros((image.shape[0] + 2, image.shape[1] + 2), image.dtype)
-    padded[1:-1, 1:-1] = image
-    down = padded[1:] - padded[:-1]  # np.diff's values, without its per-call overhead
-    across = padded[:, 1:] - padded[:, :-1]
-    outline = (np.abs(down, out=down).sum() + np.abs(across, out=across).sum()) * np.pi / 4
-    return float(2 * image.sum() / outline) if outline > 0 else 0.0
-
-
-def _near(value: float, edge: float) -> bool:
-    """Return True if ``value`` is so close to ``edge`` that float32 rounding might put it on either side."""
-    return abs(value - edge) < 1e-4
-
-
-def _fast_center(cropped: np.ndarray) -> np.ndarray:
-    """Return ``center_digit(cropped)[1]``, taking the common case (no thickening, a 20 px box fits) directly."""
-    fitted = _fast_resize(cropped, BOX)
-    peak = fitted.max()
-    # _fast_resize rounds a little differently from Pillow: where a decision (thicken or not, which
-    # whole-pixel shift) is too close to call, the ordinary route decides, with Pillow's own pixels.
-    if peak <= 0:
-        return center_digit(cropped)[1]
-    width = _fast_stroke_width(fitted)
-    if width < MIN_STROKE or _near(width, MIN_STROKE):
-        return center_digit(cropped)[1]
-    # Bilinear weights are >= 0, so fitted / peak lies in [0, 1] already: fit_box's clip changes nothing.
-    fitted /= peak
-    cy, cx = center_of_mass(fitted)
-    if _near((CENTER - cy) % 1, 0.5) or _near((CENTER - cx) % 1, 0.5):
-        return center_digit(cropped)[1]
-    centered = _place(fitted, (cy, cx))
-    return centered if centered is not None else center_digit(cropped)[1]
-
-
-def _flat_background_digit(image: np.ndarray) -> np.ndarray | None:
-    """Return ``to_mnist`` of a checked grey or RGBA array drawn on one flat background; None otherwise.
-
-    None means "not that simple" (uneven light, ink covering half the picture, a colour photo, a
-    decision too close to call): the caller takes the ordinary route, which also raises the errors.
-    """
-    h, w = image.shape[:2]
-    if (image.ndim == 3 and image.shape[2] != 4) or max(h, w) > WORK_SIDE:
-        return None
-    key, outside = (image, image[0, 0]) if image.ndim == 2 else (image[..., 3], 0)
-    box = _drawing_box(image, key, outside)
-    if box is None or (box[0].stop - box[0].start) * (box[1].stop - box[1].start) == h * w:
-        return None
-    rows, cols, largest = box
-    # _unit_scale checks every pixel; a uint8 box with a value above 1 already decides its scale.
-    if image.dtype == np.uint8 and largest < 0:
-        largest = int(key[rows, cols].max())
-    big = image.dtype == np.uint8 and largest > 1
-    scale = np.float32(1 / 255) if big else _unit_scale(image)
-    if image.ndim == 2:  # to_grey
-        flat = (
-            np.multiply(image[rows, cols], scale, dtype=np.float32),
-            float(np.multiply(outside, scale, dtype=np.float32)),
+def to_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
+    """Return one digit (28, 28) or many, (N, 28, 28) or (N, 1, 28, 28), as a float (N, 1, 28, 28) tensor in [0, 1]."""
+    x = torch.as_tensor(to_float(images)).detach()
+    if x.shape[-2:] != (SIZE, SIZE) or x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] != 1):
+        raise ValueError(
+            f"Expected 28x28 digits shaped (28, 28), (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}. "
+            "Pass what the model saw, e.g. mnistlib.predict(model, drawing).model_input."
         )
-    else:  # to_grey and _composite, with alpha 0 outside the box
-        flat = _flat_rgba(image[rows, cols], rows, cols, h, w, scale)
-    return _flat_box_digit(flat, key[rows, cols], outside, rows, cols, h, w)
+    if x.numel() and (x.min() < 0 or x.max() > 1):
+        raise ValueError(f"Expected pixel values in [0, 1], got [{x.min():.3g}, {x.max():.3g}].")
+    return x.reshape(-1, 1, SIZE, SIZE)
 
 
-def _flat_background_pil(img: Image.Image) -> np.ndarray | None:
-    """Return ``to_mnist`` of an RGBA PIL image drawn on transparency, reading only the drawing's box; else None.
+# ----------------------------------------------------------------------------- grey: reading the picture
 
-    A canvas snapshot is mostly transparent: Pillow finds the box of the drawn pixels in C
-    (getbbox) and copies out only that box, instead of the whole picture going through numpy.
-    None for anything else (other modes, EXIF rotations, sizes ``_checked_array`` would refuse or
-    reduce, faint alpha): the caller takes the array route, which also raises the errors.
+
+def to_grey(image: ImageInput) -> np.ndarray:
+    """Decode and check any accepted input; return (H, W) float32 grey in [0, 1], transparency composited.
+
+    Accepted: a PIL image; a numpy array or torch tensor shaped (H, W), (H, W, 3) or (H, W, 4)
+    (bool, 8- or 16-bit integers, or floats in [0, 1]); a file path; or the bytes of a PNG,
+    JPEG, GIF, BMP or WebP file. Anything else raises InvalidImageError.
     """
-    w, h = img.size
-    if img.mode != "RGBA" or min(w, h) < MIN_SIDE or max(w, h) > WORK_SIDE:
-        return None
+    array = checked_array(image)
+    scale = unit_scale(array)
+    if array.ndim == 2:
+        grey = np.multiply(array, scale, dtype=np.float32)
+    else:
+        grey = luma(array, scale)
+        if array.shape[2] == 4:
+            grey = composite(grey, np.multiply(array[..., 3], scale, dtype=np.float32))
+    factor = math.ceil(max(grey.shape) / WORK_SIDE)
+    return grey if factor == 1 else np.asarray(Image.fromarray(grey, "F").reduce(factor))
+
+
+def checked_array(image: ImageInput) -> np.ndarray:
+    """Decode and check any input ``to_grey`` accepts; return it as an (H, W), (H, W, 3) or (H, W, 4) array."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        image = _decode(io.BytesIO(bytes(image)), "The image in the bytes given")
+    elif isinstance(image, (str, os.PathLike)):
+        image = _read_path(Path(image))
+    if isinstance(image, Image.Image):
+        image = _pil_to_array(image)
+    elif isinstance(image, torch.Tensor):
+        image = _tensor_to_array(image)
+    if not isinstance(image, np.ndarray):
+        raise InvalidImageError(
+            f"Cannot read a digit from a value of type {type(image).__name__}. Pass a PIL image, "
+            "a numpy array (H, W), (H, W, 3) or (H, W, 4), a file path, or the bytes of an image file."
+        )
+    if image.dtype.kind not in "buif":
+        raise InvalidImageError(f"An image array must hold numbers, not {image.dtype}.")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))):
+        hint = " Drop the extra axes, e.g. x.squeeze()." if image.ndim > 2 and 1 in image.shape else ""
+        raise InvalidImageError(
+            f"An image array must be shaped (H, W), (H, W, 3) or (H, W, 4), not {image.shape}.{hint}"
+        )
+    check_size(image.shape[1], image.shape[0], "The image")
+    if image.dtype == np.uint8 and max(image.shape[:2]) > WORK_SIDE:
+        image = _pil_to_array(Image.fromarray(image))  # Pillow averages it down: far less memory
+    return image
+
+
+def check_size(width: int, height: int, what: str) -> None:
+    """Raise InvalidImageError for a picture too small to hold a digit, or too big to decode."""
+    if width == 0 or height == 0:
+        raise InvalidImageError(f"{what} is empty ({width}x{height} pixels). Pass a picture of a digit.")
+    if width * height > MAX_PIXELS:
+        raise InvalidImageError(
+            f"{what} is {width}x{height} pixels, more than the {MAX_PIXELS:,} mnistlib decodes "
+            "(a guard against decompression bombs). Scale the picture down first, e.g. with "
+            "PIL.Image.thumbnail((1024, 1024))."
+        )
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise InvalidImageError(
+            f"{what} is only {width}x{height} pixels; a digit needs at least {MIN_SIDE}x{MIN_SIDE}."
+        )
+
+
+def unreadable(what: str, exc: Exception) -> InvalidImageError:
+    """Return the error for a file or PIL image that Pillow could not decode."""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return InvalidImageError(
+        f"{what} is not a readable PNG, JPEG, GIF, BMP or WebP file ({reason}). "
+        "Check that the file is complete and really is a picture, or save it again."
+    )
+
+
+def _decode(fp: io.BufferedIOBase, what: str) -> Image.Image:
+    """Decode an encoded image after checking its header size; any failure is an InvalidImageError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(fp, formats=FORMATS)  # reads the header only
+            check_size(img.width, img.height, what)
+            img.verify()  # PNG: checks every chunk's CRC, so a cut-off file is caught
+            fp.seek(0)
+            img = Image.open(fp, formats=FORMATS)  # verify() used the first one up
+            img.draft(None, (WORK_SIDE, WORK_SIDE))  # JPEG: decode big photos at 1/2, 1/4 or 1/8 size
+            img.load()
+    except InvalidImageError:
+        raise
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise InvalidImageError(
+            f"{what} claims a size Pillow refuses as a decompression bomb ({exc}). Use a smaller picture."
+        ) from exc
+    except Exception as exc:  # struct.error, zlib.error, ValueError...: each means "not a readable image"
+        raise unreadable(what, exc) from exc
+    return img
+
+
+def _read_path(path: Path) -> Image.Image:
+    try:
+        with open(path, "rb") as f:
+            return _decode(f, f"The image file {path}")
+    except InvalidImageError:
+        raise
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
+        raise InvalidImageError(f"There is no image file at {path}. Check the path.") from exc
+    except (OSError, ValueError) as exc:  # no permission, name too long, NUL byte in the name
+        raise InvalidImageError(f"Cannot read {path!r}: {exc}. Check the path.") from exc
+
+
+def _pil_to_array(img: Image.Image) -> np.ndarray:
+    """Return a PIL image as an (H, W), (H, W, 3) or (H, W, 4) array, upright and reduced if very large."""
+    check_size(img.width, img.height, "The image")
     try:
         img.load()  # an image from Image.open() is decoded only now
     except Exception as exc:
-        raise _unreadable("The PIL image", exc) from exc  # as _pil_to_array says it
+        raise unreadable("The PIL image", exc) from exc
     if img.getexif().get(ExifTags.Base.Orientation, 1) != 1:
-        return None
-    bbox = img.getbbox()  # of the pixels whose alpha is not 0: an RGBA image's box ignores colour
-    if bbox is None or bbox == (0, 0, w, h):
-        return None
-    left, top, right, bottom = bbox
-    box = np.asarray(img.crop(bbox))
-    if int(box[..., 3].max()) <= 1:
-        return None  # then the scale depends on every pixel's colour (_unit_scale): the array route
-    rows, cols = slice(top, bottom), slice(left, right)
-    flat = _flat_rgba(box, rows, cols, h, w, np.float32(1 / 255))
-    return _flat_box_digit(flat, box[..., 3], 0, rows, cols, h, w)
+        img = ImageOps.exif_transpose(img)  # phone photos are often stored sideways with an EXIF note
+    if img.mode.startswith("I;16"):
+        return np.asarray(img).astype(np.uint16)  # 16-bit grey: the dtype keeps the 65535 scale
+    if img.mode in ("I", "F"):
+        return np.asarray(img)
+    has_alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
+    mode = "RGBA" if has_alpha else "L" if img.mode in ("1", "L") else "RGB"
+    if img.mode != mode:
+        img = img.convert(mode)
+    factor = math.ceil(max(img.size) / WORK_SIDE)
+    if factor > 1:  # averaging blocks now saves memory later
+        img = img.reduce(factor)
+    return np.asarray(img)
 
 
-def _flat_box_digit(
-    flat: tuple[np.ndarray, float] | None,
-    key: np.ndarray,
-    outside: object,
-    rows: slice,
-    cols: slice,
-    h: int,
-    w: int,
-) -> np.ndarray | None:
-    """Return the digit from the drawing's box, its grey ``flat`` composited (with the shade outside); None if not sure."""
-    ink = None if flat is None else _flat_ink(*flat, rows, cols, h, w)
-    if ink is None or not _surely_black(key, outside, rows, cols, h, w):
-        return None
-    above = _flat_above(ink, rows, cols, h, w)
-    if above is None:
-        return None
-    level = _ink_level(0.0, above)
-    cleaned = ink * np.float32(1 / level)  # _rescale from 0: the ink is >= 0 already
-    np.minimum(cleaned, np.float32(1), out=cleaned)  # in place: no second array of the box's size
-    # Rows and columns outside the box are empty: the crop and everything after it are the same.
-    return _fast_center(_fast_crop(cleaned))
+def _tensor_to_array(tensor: torch.Tensor) -> np.ndarray:
+    tensor = tensor.detach().cpu()
+    if tensor.dtype == torch.bfloat16:  # numpy has no bfloat16
+        tensor = tensor.float()
+    try:
+        return tensor.numpy()
+    except (TypeError, RuntimeError) as exc:
+        raise InvalidImageError(f"Cannot use a {tensor.dtype} tensor as an image ({exc}).") from exc
 
 
-def to_mnist(
-    image: ImageInput, return_steps: bool = False
-) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Turn any picture of one digit into a (28, 28) float32 MNIST digit in [0, 1], ink bright.
+def unit_scale(arr: np.ndarray) -> np.float32:
+    """Check a numeric array's values; return the factor that maps them to [0, 1] (by dtype and range)."""
+    if arr.dtype.kind == "b":
+        return np.float32(1)
+    if arr.dtype.kind == "f":
+        if not np.isfinite(arr).all():
+            raise InvalidImageError(
+                "The image array contains NaN or infinite values. Replace them (np.nan_to_num) first."
+            )
+        lo, hi = float(arr.min()), float(arr.max())
+        if lo < 0 or hi > 255:
+            raise InvalidImageError(
+                f"A float image must hold values in [0, 1] (or 0-255), but this one spans "
+                f"[{lo:g}, {hi:g}]. Rescale it, e.g. (x - x.min()) / (x.max() - x.min())."
+            )
+        return np.float32(1 if hi <= 1 else 1 / 255)
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo < 0:
+        raise InvalidImageError(f"The image array has negative values (down to {lo}); pixels must be >= 0.")
+    scale = 1 if hi <= 1 else 65535 if arr.dtype == np.uint16 or hi > 255 else 255  # a 0/1 mask, 16 or 8 bit
+    if hi > scale:
+        raise InvalidImageError(
+            f"The image array has values up to {hi}; integer pixels must be 8-bit (0-255) "
+            "or 16-bit (0-65535)."
+        )
+    return np.float32(1 / scale)
 
-    With ``return_steps=True`` also return the intermediate images, in order, as a dict
-    (grey, ink, cleaned, cropped, fitted, centered) for showing each step. Raises
-    InvalidImageError for input that is not a usable image and BlankImageError when it holds
-    no ink; both are ValueErrors.
-    """
-    if not return_steps:  # the steps are for showing: they come from the ordinary route
-        fast = _flat_background_pil(image) if isinstance(image, Image.Image) else None
-        if fast is not None:
-            return fast
-    array = _checked_array(image)
-    if not return_steps:
-        fast = _flat_background_digit(array)
-        if fast is not None:
-            return fast
-    steps: dict[str, np.ndarray] = {}
-    steps["grey"] = _grey_of(array)
-    steps["ink"] = ink_bright(steps["grey"])
-    steps["cleaned"] = remove_background(steps["ink"])
-    steps["cropped"] = crop_to_ink(steps["cleaned"])
-    steps["fitted"], steps["centered"] = center_digit(steps["cropped"])
-    return (steps["centered"], steps) if return_steps else steps["centered"]
+
+def luma(rgb: np.ndarray, scale: np.float32) -> np.ndarray:
+    """Return the grey (H, W) float32 of an (H, W, 3+) array, times ``scale``."""
+    weights = LUMA * scale
+    grey = np.multiply(rgb[..., 0], weights[0], dtype=np.float32)
+    grey += np.multiply(rgb[..., 1], weights[1], dtype=np.float32)
+    grey += np.multiply(rgb[..., 2], weights[2], dtype=np.float32)
+    return grey
+
+
+def composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Flatten grey ``lum`` with transparency ``alpha`` (both (H, W) in [0, 1]) onto a background shade."""
+    if alpha.min() >= 1:
+        return lum
+    if alpha.max() <= 0:
+        raise BlankImageError("The image is fully transparent: nothing is drawn on it. Draw a digit first.")
+    painted = subsample(lum)[subsample(alpha) >= min(0.5, float(alpha.max()))]
+    lo, hi = percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
+    if hi - lo > 0.25:
+        # The painted part has a background of its own (a photo of paper with transparent
+        # corners): transparent pixels take that paper's shade.
+        fill = float(np.median(painted))
+    else:
+        # Strokes alone on transparency, like a canvas snapshot: put them on a background they
+        # stand out against (dark strokes on white, light ones on black).
+        stroke = float((alpha * lum).sum() / alpha.sum())
+        fill = 1.0 if stroke < 0.5 else 0.0
+    lum -= fill  # alpha * lum + (1 - alpha) * fill, in place
+    lum *= alpha
+    lum += fill
+    return lum
+
+
+def subsample_step(size: int) -> int:
+    """Return the step of ``subsample`` for a picture of ``size`` pixels."""
+    return max(1, int(math.sqrt(size / 16_000)))
+
+
+def subsample(image: np.ndarray) -> np.ndarray:
+    """Return every k-th pixel in both directions, at least 16,000 of them: statistics stay fast."""
+    step = subsample_step(image.size)
+    return image[::step, ::step]
+
+
+def percentiles(values: np.ndarray, *qs: float) -> list[float]:
+    """Return the ``qs`` percentiles of ``values`` (nearest rank; faster than np.percentile)."""
+    flat = values.ravel()
+    ranks = [round(q / 100 * (flat.size - 1)) for q in qs]
+    part = np.partition(flat, ranks)
+    return [float(part[r]) for r in ranks]

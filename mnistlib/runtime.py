@@ -89,12 +89,10 @@ def reusing_freed_memory() -> Iterator[None]:
     """Inside the block, let the C library keep the memory of freed tensors for the next ones (glibc only).
 
     A training step allocates and frees tens of megabytes of tensors. glibc may hand large freed
-    blocks back to the system and take fresh, zero-filled pages for the next step; how often
-    depends on its own adaptive thresholds. Training the CNN on 2 cores took from 0.25 to 9 million
-    page faults (up to 22 s of system time in a 48 s run); inside this block 0.06 million (measured).
-    Here blocks under 32 MB (glibc's own ceiling for its adaptive threshold) come from the heap and
-    up to 1 GB of free heap is kept; afterwards the default comes back and ``malloc_trim`` hands what
-    is free back to the system. Elsewhere (macOS, Windows, musl) it does nothing.
+    blocks back to the system and fault in fresh, zero-filled pages for the next step, which can
+    cost more system time than the training itself. Inside the block, blocks under 32 MB come from
+    the heap and up to 1 GB of free heap is kept; afterwards glibc's defaults come back and
+    ``malloc_trim`` returns what is free. Elsewhere (macOS, Windows, musl) it does nothing.
     """
     libc = _glibc()
     if libc is None:

@@ -13,10 +13,9 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from mnistlib.data import to_float
-from mnistlib.evaluate import accuracy
-from mnistlib.models import MODELS
-from mnistlib.recipe import Recipe
+from mnistlib.evaluate import predict_proba
+from mnistlib.models import MODELS, Recipe
+from mnistlib.preprocess import to_batch
 from mnistlib.runtime import SMOKE_TEST, bf16_supported, pick_device, reusing_freed_memory
 
 # Named recipes, recipe name -> (model name, Recipe): every model's own recipe under the model's name,
@@ -69,8 +68,8 @@ def vary_stroke(
 
 def _dilate(X: torch.Tensor) -> torch.Tensor:
     """Return the 3x3 grey dilation (a stride-1 max-pool) of a (N, 1, H, W) batch."""
-    # Pooled as the N channels of one channels-last image: PyTorch's CPU max-pool takes 0.08 ms
-    # that way and 0.7 ms on N one-channel images (76 images of 28x28, measured on 2 cores).
+    # Pooled as the N channels of one channels-last image: PyTorch's CPU max-pool is several times
+    # faster that way than on N one-channel images.
     planes = X.transpose(0, 1).contiguous(memory_format=torch.channels_last)
     return F.max_pool2d(planes, 3, stride=1, padding=1).transpose(0, 1).contiguous()
 
@@ -103,8 +102,8 @@ def augment_batch(
 def _affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Return ``F.affine_grid(theta, (N, 1, height, width), align_corners=False)``, as one matrix product.
 
-    PyTorch's own runs one tiny product per image; for a batch of 256 on a CPU that took 1 ms of a
-    training step, this 0.15 ms (measured on 2 cores). The answers agree to float rounding (a test checks).
+    PyTorch's own runs one tiny product per image, a noticeable part of a CPU training step. The
+    answers agree to float rounding (a test checks).
     """
     n = len(theta)
     base = F.affine_grid(torch.eye(2, 3, dtype=theta.dtype)[None], [1, 1, height, width], align_corners=False)
@@ -140,8 +139,8 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
-    # Fused: one kernel for all the weights instead of a dozen small ops per tensor (for the CNN on
-    # 2 CPU cores 0.4 ms a step instead of 1.0 ms, measured); PyTorch has it for the CPU and CUDA.
+    # Fused: one kernel for all the weights instead of a dozen small ops per tensor; PyTorch has it
+    # for the CPU and CUDA.
     fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
     return opt_cls(groups, lr=recipe.lr, fused=fused)
 
@@ -230,40 +229,40 @@ def _start(
 def fit(
     model: nn.Module,
     train_data: tuple[torch.Tensor, torch.Tensor],
-    test_data: tuple[torch.Tensor, torch.Tensor] | None = None,
+    val_data: tuple[torch.Tensor, torch.Tensor] | None = None,
     recipe: Recipe = Recipe(),  # noqa: B008 - frozen: one shared default cannot be changed by a call
     seed: int = 42,
     device: torch.device | str | None = None,
     progress: bool = True,
     on_epoch_end: Callable[[dict], None] | None = None,
 ) -> dict[str, list[float]]:
-    """Train ``model`` in place and return its history: loss, accuracies and wall time per epoch.
+    """Train ``model`` in place and return its history: losses, accuracies and wall time per epoch.
 
-    ``train_data``/``test_data`` are (images, labels) with images (N, 28, 28) uint8 or
-    (N, 1, 28, 28) float in [0, 1]. ``on_epoch_end(history)`` is called after every epoch
-    (the notebooks redraw their curves there). A recipe's ``temperature`` is folded into the
-    model at the end, so the test accuracies of the history are unchanged by it.
+    ``train_data``/``val_data`` are (images, labels) with images (N, 28, 28) uint8 or
+    (N, 1, 28, 28) float in [0, 1]. After each epoch the model is measured on ``val_data``
+    (``val_loss``, ``val_acc``) and ``on_epoch_end(history)`` is called (the notebooks redraw their
+    curves there). A recipe's ``temperature`` is folded into the model at the end, after the last
+    measurement.
     """
     device = torch.device(device) if device is not None else pick_device()
     X, y = train_data
-    X = (to_float(X) if X.dtype == torch.uint8 else X).to(device)
-    y = y.to(device)
+    X, y = to_batch(X).to(device), y.to(device)
     training, steps = _start(model, X, recipe, seed, device)
-    history: dict[str, list[float]] = {
-        k: [] for k in ("epoch", "train_loss", "train_acc", "test_acc", "time")
-    }
-    train_seconds = 0.0  # training time only: evaluation is kept off the clock
-    with reusing_freed_memory():  # no fresh zero-filled pages for every batch's tensors (see there)
+    keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "time")
+    history: dict[str, list[float]] = {k: [] for k in keys}
+    train_seconds = 0.0  # training time only: measuring is kept off the clock
+    with reusing_freed_memory():
         for epoch in range(1, recipe.num_epochs + 1):
             epoch_start = time.perf_counter()
             loss, acc = training.epoch(X, y, steps, f"epoch {epoch}/{recipe.num_epochs}", progress)
             train_seconds += time.perf_counter() - epoch_start
-            test_acc = accuracy(model, *test_data, device=device) if test_data is not None else float("nan")
-            for key, value in zip(history, (epoch, loss, acc, test_acc, train_seconds), strict=True):
+            val_loss, val_acc = measure(model, *val_data, device=device) if val_data else (math.nan,) * 2
+            for key, value in zip(keys, (epoch, loss, acc, val_loss, val_acc, train_seconds), strict=True):
                 history[key].append(value)
             if progress:
                 tqdm.write(
-                    f"epoch {epoch}: loss {loss:.4f}, train acc {acc:.4f}, test acc {test_acc:.4f}, {train_seconds:.1f} s"
+                    f"epoch {epoch}: loss {loss:.4f}, train acc {acc:.4f}, val acc {val_acc:.4f}, "
+                    f"{train_seconds:.1f} s"
                 )
             if on_epoch_end is not None:
                 on_epoch_end(history)
@@ -271,6 +270,16 @@ def fit(
         fold_temperature(model, recipe.temperature)
     model.eval()
     return history
+
+
+def measure(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, device: torch.device | str | None = None
+) -> tuple[float, float]:
+    """Return the model's mean cross-entropy loss and its accuracy on images ``X`` with labels ``y``."""
+    probs = predict_proba(model, X, device=device)
+    y = y.cpu()
+    loss = F.nll_loss(probs.clamp_min(1e-12).log(), y).item()
+    return loss, (probs.argmax(1) == y).float().mean().item()
 
 
 def recipe_dict(recipe: Recipe) -> dict:

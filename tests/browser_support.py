@@ -22,7 +22,7 @@ from tools.local_servers import CHROMIUM, CHROMIUM_ARGS, Server, free_port, isol
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 NOTEBOOK = "04_draw_and_predict.ipynb"
-PAD = 280  # the pad's size in canvas pixels (mnistlib.widgets.PAD_SIZE)
+PAD = 280  # the pad's size in canvas pixels (mnistlib.classroom.pad.PAD_SIZE)
 
 Stroke = Sequence[tuple[float, float]]
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from mnistlib import checkpoints, data
-from mnistlib.preprocess import to_unit_float
+from mnistlib.preprocess import to_float
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +38,4 @@ def shipped_mlp() -> nn.Module:
 def digits(mnist_test) -> list[torch.Tensor]:
     """The first five real test digits as (28, 28) float in [0, 1]."""
     X, _ = mnist_test
-    return [to_unit_float(X[i]) for i in range(5)]
+    return [to_float(X[i]) for i in range(5)]

@@ -17,7 +17,7 @@ def dense(stroke, step: float = 5.0) -> list[tuple[float, float]]:
 
 def send(pad, event: str, **content) -> None:
     """Deliver one canvas event to a DrawingPad's kernel side, as the browser does."""
-    pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
+    pad.view.canvas._handle_frontend_event(None, {"event": event, **content}, [])
 
 
 def mouse_draw(pad, strokes) -> None:

@@ -28,7 +28,7 @@ from browser_support import (
 from PIL import Image
 from playwright.sync_api import sync_playwright
 
-from mnistlib.drawing import Strokes
+from mnistlib.classroom.strokes import Strokes
 
 RUN_ALL = """async () => {
     const app = window.jupyterapp;

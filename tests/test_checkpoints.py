@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from mnistlib import checkpoints, models
+from mnistlib.classroom.model_menu import ModelShelf
 
 
 @pytest.fixture
@@ -145,12 +146,12 @@ def test_a_model_is_saved_with_the_arguments_it_was_built_with(tmp_path):
 
 
 def test_the_model_shelf_loads_each_model_once_and_notes_checkpoint_accuracy(tmp_path):
-    in_memory = models.MNISTNet()
-    path = checkpoints.save_checkpoint(models.MNISTNet(), tmp_path / "m.pt", test_acc=0.9123)
-    shelf = checkpoints.ModelShelf({"mine": in_memory, "saved": path})
+    in_memory = models.MLP()
+    path = checkpoints.save_checkpoint(models.MLP(), tmp_path / "m.pt", test_acc=0.9123)
+    shelf = ModelShelf({"mine": in_memory, "saved": path})
     assert shelf.labels == ["mine", "saved"]
     assert shelf.load("mine") is in_memory and not in_memory.training
     assert shelf.load("saved") is shelf.load("saved")
     assert shelf.note("saved") == ", 91.2% on the test set" and shelf.note("mine") == ""
     with pytest.raises(checkpoints.CheckpointError, match="No model"):
-        checkpoints.ModelShelf({})
+        ModelShelf({})

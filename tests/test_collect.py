@@ -1,4 +1,4 @@
-"""Collect mode: the digits a pad asks for, saving into the class set, nicknames, and broken stores.
+"""Collect mode: the digits a pad asks for, saving into the class store, nicknames, and broken stores.
 
 The plain-Python ``Collector`` first, then the widget's Save flow driven by canvas events exactly as
 the browser sends them (``_handle_frontend_event``), with stores that are locked, damaged,
@@ -19,10 +19,10 @@ from PIL import Image
 
 import mnistlib
 from mnistlib.checkpoints import load_shipped
-from mnistlib.classset import ANONYMOUS, ClassSet
-from mnistlib.collect import ASK, PICK, Collector, DigitPrompt
-from mnistlib.drawing import Strokes
-from mnistlib.widgets import DrawingPad
+from mnistlib.classroom.collect import ASK, PICK, Collector, DigitPrompt
+from mnistlib.classroom.pad import DrawingPad
+from mnistlib.classroom.store import ANONYMOUS, ClassStore
+from mnistlib.classroom.strokes import Strokes
 
 
 def strokes_of(digit: int) -> Strokes:
@@ -34,8 +34,8 @@ def strokes_of(digit: int) -> Strokes:
 
 
 @pytest.fixture
-def store(tmp_path) -> ClassSet:
-    return ClassSet(tmp_path / "class" / "class.sqlite", timeout=0.3)
+def store(tmp_path) -> ClassStore:
+    return ClassStore(tmp_path / "class" / "class.sqlite", timeout=0.3)
 
 
 @pytest.fixture(scope="module")
@@ -214,16 +214,16 @@ def test_a_damaged_store_says_tell_the_teacher(store, tmp_path):
         store.path.rename(tmp_path / "damaged.sqlite")
 
     assert_refused_then_saves_again(Collector(store, seed=0), "damaged", replace_with_a_new_store)
-    assert "Tell the teacher" in Collector(ClassSet(tmp_path / "damaged.sqlite")).save(strokes_of(0)).text
+    assert "Tell the teacher" in Collector(ClassStore(tmp_path / "damaged.sqlite")).save(strokes_of(0)).text
 
 
 def test_a_store_opened_read_only_says_so(store, tmp_path):
     store.add(strokes_of(1), 1)
-    read_only = ClassSet(store.path, read_only=True)
+    read_only = ClassStore(store.path, read_only=True)
     collector = Collector(read_only, seed=0)
 
     def writable():
-        collector.store = ClassSet(store.path)
+        collector.store = ClassStore(store.path)
 
     assert_refused_then_saves_again(collector, "read_only=True", writable)
 
@@ -231,7 +231,7 @@ def test_a_store_opened_read_only_says_so(store, tmp_path):
 def test_a_full_store_says_so(store):
     store.add(strokes_of(1), 1)
     size = store.path.stat().st_size
-    full = ClassSet(store.path, max_bytes=size, timeout=0.3)
+    full = ClassStore(store.path, max_bytes=size, timeout=0.3)
     collector = Collector(full, seed=0)
     for _ in range(20):  # fill the last free pages
         outcome = collector.save(strokes_of(0))
@@ -239,7 +239,7 @@ def test_a_full_store_says_so(store):
             break
     assert outcome.kind == "error" and "full" in outcome.text, outcome.text
     saved_before = len(store)
-    collector.store = ClassSet(store.path)  # the teacher raised the limit
+    collector.store = ClassStore(store.path)  # the teacher raised the limit
     assert collector.save(strokes_of(0)).kind == "saved"
     assert len(store) == saved_before + 1
 
@@ -254,7 +254,7 @@ def attribute(html: str, name: str) -> str:
 
 def shown_message(pad) -> tuple[str, str]:
     """Return (data-kind, text) of the pad's message line."""
-    html = pad.message.value
+    html = pad.view.message.value
     return attribute(html, "kind"), html.split(">", 1)[1].rsplit("<", 1)[0]
 
 
@@ -273,17 +273,23 @@ def test_a_reading_pad_has_no_collect_controls():
 def test_the_pad_asks_for_a_digit_saves_it_clears_and_asks_for_the_next(collect_pad, store):
     pad = collect_pad
     asked = pad.collector.prompt.digit
-    assert attribute(pad.prompt.value, "digit") == str(asked) and f"Draw a {asked}" in pad.prompt.value
-    assert attribute(pad.prompt.value, "mode") == "ask" and pad.label_picker.layout.display == "none"
+    assert (
+        attribute(pad.view.collect.prompt.value, "digit") == str(asked)
+        and f"Draw a {asked}" in pad.view.collect.prompt.value
+    )
+    assert (
+        attribute(pad.view.collect.prompt.value, "mode") == "ask"
+        and pad.view.collect.label_picker.layout.display == "none"
+    )
     mouse_draw(pad, DIGIT_STROKES[7])
     assert pad.state == "digit" and pad.prediction.digit == 7
     drawn = [list(s) for s in pad.strokes.strokes]
-    pad.save_button.click()
+    pad.view.collect.save_button.click()
 
     kind, text = shown_message(pad)
     following = pad.collector.prompt.digit
     assert kind == "saved" and text == f"Saved your {asked} (drawing 1 of this pad). Now draw a {following}."
-    assert attribute(pad.prompt.value, "digit") == str(following) != str(asked)
+    assert attribute(pad.view.collect.prompt.value, "digit") == str(following) != str(asked)
     assert pad.strokes.is_empty and pad.state == "blank"  # cleared for the next digit
     record = store.get(int(store.images().ids[0]))
     assert record.label == asked and record.predicted == 7 and record.model == "CNN (shipped)"
@@ -294,7 +300,7 @@ def test_the_pad_asks_for_a_digit_saves_it_clears_and_asks_for_the_next(collect_
 
 
 def test_saving_a_blank_pad_says_so_and_stores_nothing(collect_pad, store):
-    collect_pad.save_button.click()
+    collect_pad.view.collect.save_button.click()
     kind, text = shown_message(collect_pad)
     assert kind == "blank" and "Nothing to save" in text
     assert len(store) == 0
@@ -302,23 +308,29 @@ def test_saving_a_blank_pad_says_so_and_stores_nothing(collect_pad, store):
 
 def test_the_student_can_pick_the_label_instead(collect_pad, store):
     pad = collect_pad
-    pad.mode_toggle.value = PICK
-    assert pad.label_picker.layout.display == "flex" and attribute(pad.prompt.value, "digit") == ""
+    pad.view.collect.mode_toggle.value = PICK
+    assert (
+        pad.view.collect.label_picker.layout.display == "flex"
+        and attribute(pad.view.collect.prompt.value, "digit") == ""
+    )
     mouse_draw(pad, DIGIT_STROKES[0])
-    pad.save_button.click()
+    pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "error" and len(store) == 0
     assert not pad.strokes.is_empty  # the drawing waits for its label
-    pad.label_picker.value = "0"
-    assert attribute(pad.prompt.value, "digit") == "0"
-    pad.save_button.click()
+    pad.view.collect.label_picker.value = "0"
+    assert attribute(pad.view.collect.prompt.value, "digit") == "0"
+    pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "saved" and store.images().labels.tolist() == [0]
-    assert pad.label_picker.value is None and attribute(pad.prompt.value, "digit") == ""
+    assert (
+        pad.view.collect.label_picker.value is None
+        and attribute(pad.view.collect.prompt.value, "digit") == ""
+    )
 
 
 def test_a_pad_can_start_in_pick_mode(store):
     pad = DrawingPad(collect=True, store=store, ask=False)
-    assert pad.mode_toggle.value == PICK and pad.collector.mode == PICK
-    assert attribute(pad.prompt.value, "mode") == "pick"
+    assert pad.view.collect.mode_toggle.value == PICK and pad.collector.mode == PICK
+    assert attribute(pad.view.collect.prompt.value, "mode") == "pick"
 
 
 def test_an_uploaded_picture_can_be_saved(collect_pad, store):
@@ -326,21 +338,21 @@ def test_an_uploaded_picture_can_be_saved(collect_pad, store):
     buffer = io.BytesIO()
     paper.save(buffer, format="PNG")
     collect_pad.read_file("zero.png", buffer.getvalue())
-    collect_pad.mode_toggle.value = PICK
-    collect_pad.label_picker.value = "0"
-    collect_pad.save_button.click()
+    collect_pad.view.collect.mode_toggle.value = PICK
+    collect_pad.view.collect.label_picker.value = "0"
+    collect_pad.view.collect.save_button.click()
     assert shown_message(collect_pad)[0] == "saved"
     record = store.get(int(store.images().ids[0]))
     assert record.strokes is None and record.label == 0 and record.predicted == 0
 
 
 def test_the_nickname_field_shows_only_where_nicknames_are_allowed(store):
-    assert DrawingPad(collect=True, store=store).nickname.layout.display == "none"
+    assert DrawingPad(collect=True, store=store).view.collect.nickname.layout.display == "none"
     pad = DrawingPad(collect=True, store=store, allow_nicknames=True)
-    assert pad.nickname.layout.display == "flex"
-    pad.nickname.value = "Ada"
+    assert pad.view.collect.nickname.layout.display == "flex"
+    pad.view.collect.nickname.value = "Ada"
     mouse_draw(pad, DIGIT_STROKES[1])
-    pad.save_button.click()
+    pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "saved" and store.images().students.tolist() == ["Ada"]
 
 
@@ -350,7 +362,7 @@ def test_a_damaged_store_gives_a_message_and_the_pad_keeps_working(collect_pad, 
     store.path.write_bytes(b"not a database at all " * 100)
     asked = pad.collector.prompt.digit
     mouse_draw(pad, DIGIT_STROKES[7])
-    pad.save_button.click()
+    pad.view.collect.save_button.click()
     kind, text = shown_message(pad)
     assert kind == "error" and "damaged" in text and "Tell the teacher" in text
     assert not pad.strokes.is_empty and pad.collector.prompt.digit == asked  # nothing lost, same digit
@@ -358,7 +370,7 @@ def test_a_damaged_store_gives_a_message_and_the_pad_keeps_working(collect_pad, 
     mouse_draw(pad, [[(60, 200), (220, 200)]])
     assert pad.state in ("digit", "unsure") and len(pad.strokes) == 2
     store.path.rename(tmp_path / "damaged.sqlite")  # the teacher moves the damaged file aside
-    pad.save_button.click()
+    pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "saved" and store.images().labels.tolist() == [asked]
 
 
@@ -369,13 +381,13 @@ def test_a_locked_store_gives_a_message_and_a_later_save_works(collect_pad, stor
     holder.execute("BEGIN IMMEDIATE")
     try:
         mouse_draw(pad, DIGIT_STROKES[0])
-        pad.save_button.click()
+        pad.view.collect.save_button.click()
         kind, text = shown_message(pad)
         assert kind == "error" and "busy" in text and "Try again" in text
     finally:
         holder.rollback()
         holder.close()
-    pad.save_button.click()
+    pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "saved" and len(store) == 2
 
 
@@ -385,7 +397,7 @@ def test_an_unexpected_failure_in_a_save_keeps_the_pad_working(collect_pad, stor
 
     monkeypatch.setattr(store, "add", broken_add)
     mouse_draw(collect_pad, DIGIT_STROKES[1])
-    collect_pad.save_button.click()
+    collect_pad.view.collect.save_button.click()
     kind, text = shown_message(collect_pad)
     assert kind == "error" and "disk went away" in text
     mouse_draw(collect_pad, DIGIT_STROKES[7])

@@ -28,7 +28,7 @@ from browser_support import (
 from playwright.sync_api import sync_playwright
 from test_browser import CELL_ERRORS, RUN_ALL, wait_until_pad_is_painted
 
-from mnistlib.classset import ClassSet
+from mnistlib.classroom.store import ClassStore
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
 from tools.make_sample_class import VARIANTS, template
 
@@ -48,7 +48,7 @@ def collect_notebook(folder) -> str:
     pad_cell = next(c.source for c in lesson.cells if c.cell_type == "code" and "collect=True" in c.source)
     nb = nbformat.v4.new_notebook(
         cells=[
-            nbformat.v4.new_code_cell("from mnistlib.widgets import DrawingPad"),
+            nbformat.v4.new_code_cell("from mnistlib.classroom import DrawingPad"),
             nbformat.v4.new_code_cell(pad_cell),
         ]
     )
@@ -143,7 +143,7 @@ def test_draw_the_digit_asked_for_save_and_find_it_in_the_store(page, class_dir)
         wait_for_reading(page, "blank")  # the pad cleared itself for the next digit
         assert canvas_ink(page)["ink"] == 0
 
-    store = ClassSet(class_dir)
+    store = ClassStore(class_dir)
     data = store.images()
     assert len(data.ids) == 1 and data.labels.tolist() == [digit]
     record = store.get(int(data.ids[0]))
@@ -163,7 +163,7 @@ def test_a_blank_pad_saves_nothing(page, class_dir):
         save(page)
         text = wait_for_message(page, "blank")
         assert "Nothing to save" in text
-    assert len(ClassSet(class_dir)) == 1
+    assert len(ClassStore(class_dir)) == 1
 
 
 def test_the_student_can_pick_the_label_instead(page, class_dir):
@@ -178,7 +178,7 @@ def test_the_student_can_pick_the_label_instead(page, class_dir):
         text = wait_for_message(page, "saved")
         assert text.startswith("Saved your 7 (drawing 2 of this pad)."), text
         screenshot(page, "collect-picked-7")
-    data = ClassSet(class_dir).images()
+    data = ClassStore(class_dir).images()
     assert data.labels.tolist()[-1] == 7 and len(set(data.students)) == 1  # one pad, one student
     assert data.predicted.tolist()[-1] == 7  # the reading at save time, stored with the drawing
 
@@ -216,5 +216,5 @@ def test_the_app_collects_a_drawing(app_page):
         save(page)
         assert wait_for_message(page, "saved").startswith(f"Saved your {digit} (drawing 1 of this pad).")
         screenshot(page, "collect-app-saved")
-    data = ClassSet(page.class_folder).images()
+    data = ClassStore(page.class_folder).images()
     assert data.labels.tolist() == [digit]

@@ -6,12 +6,18 @@ import numpy as np
 import pytest
 import torch
 
-from mnistlib.classset import ClassImages, sample_class
-from mnistlib.finetune import as_tensors, mix_with_mnist, split_by_student, student_folds, students_of
+from mnistlib.classroom.finetune import (
+    as_tensors,
+    mix_with_mnist,
+    split_by_student,
+    student_folds,
+    students_of,
+)
+from mnistlib.classroom.store import ClassImages, sample_class
 
 
 def toy_class(students: dict[str, int]) -> ClassImages:
-    """Return a class set with ``count`` drawings per student; each image's pixel (0, 0) is its index."""
+    """Return a class store with ``count`` drawings per student; each image's pixel (0, 0) is its index."""
     names = [name for name, count in students.items() for _ in range(count)]
     n = len(names)
     images = np.zeros((n, 28, 28), np.uint8)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from mnistlib import look_inside
+from mnistlib import evaluate, look_inside
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,10 @@ def linear_model() -> nn.Module:
 # ---- inputs ----------------------------------------------------------------------------------------
 
 
-def test_as_batch_accepts_a_28x28_image_in_any_container(digits):
+def test_one_digit_accepts_a_28x28_image_in_any_container(digits):
     x = digits[0]
-    for image in (x, x.numpy(), x.numpy().astype(np.float64), x.reshape(1, 1, 28, 28), x.flatten()):
-        batch = look_inside.as_batch(image)
+    for image in (x, x.numpy(), x.numpy().astype(np.float64), x.reshape(1, 1, 28, 28), (x * 255).byte()):
+        batch = look_inside.one_digit(image)
         assert batch.shape == (1, 1, 28, 28) and batch.dtype == torch.float32
         assert torch.equal(batch[0, 0], x)
 
@@ -47,12 +47,13 @@ def test_as_batch_accepts_a_28x28_image_in_any_container(digits):
     [
         (np.zeros((28, 28, 3)), "model_input"),
         (np.zeros((32, 32)), "model_input"),
+        (np.zeros((2, 28, 28)), "model_input"),
         (np.full((28, 28), 255.0), "255"),
     ],
 )
-def test_as_batch_explains_what_to_pass(bad, hint):
+def test_one_digit_explains_what_to_pass(bad, hint):
     with pytest.raises(ValueError, match=hint):
-        look_inside.as_batch(bad)
+        look_inside.one_digit(bad)
 
 
 # ---- feature maps and filters --------------------------------------------------------------------
@@ -171,11 +172,11 @@ def test_occlusion_of_ink_lowers_the_probability_and_blank_paper_changes_nothing
         assert np.all(drop[~ink.numpy()] == 0)
     # erasing the patch the map calls most important really lowers the predicted digit's probability
     x = digits[2]
-    p = look_inside.probabilities(cnn, x)[0]
+    p = evaluate.predict_proba(cnn, x)[0]
     r, c = np.unravel_index(look_inside.occlusion_saliency(cnn, x, patch=6).argmax(), (28, 28))
     erased = x.clone()
     erased[max(0, r - 3) : r + 3, max(0, c - 3) : c + 3] = 0
-    assert look_inside.probabilities(cnn, erased)[0, p.argmax()] < p.max()
+    assert evaluate.predict_proba(cnn, erased)[0, p.argmax()] < p.max()
 
 
 @pytest.mark.parametrize("kwargs", [{"patch": 0}, {"stride": 0}, {"score": "loss"}, {"target": 10}])
@@ -269,15 +270,15 @@ def _centre_of_ink(image: np.ndarray) -> np.ndarray:
 
 def test_shift_moves_the_ink_by_whole_pixels(digits):
     x = digits[0].numpy()
-    moved = look_inside.shift(x, 3, -2)
+    moved = evaluate.shift_images(x, 3, -2)
     np.testing.assert_allclose(_centre_of_ink(moved), _centre_of_ink(x) + [-2, 3], atol=1e-4)
-    np.testing.assert_array_equal(look_inside.shift(x, 0, 0), x)
+    np.testing.assert_array_equal(evaluate.shift_images(x, 0, 0), x)
 
 
 def test_rotate_turns_anticlockwise_about_the_centre(digits):
     x = digits[0].numpy()
-    np.testing.assert_allclose(look_inside.rotate(x, 90), np.rot90(x), atol=1e-5)
-    np.testing.assert_allclose(look_inside.rotate(x, 0), x, atol=1e-6)
+    np.testing.assert_allclose(evaluate.rotate_images(x, 90), np.rot90(x), atol=1e-5)
+    np.testing.assert_allclose(evaluate.rotate_images(x, 0), x, atol=1e-6)
 
 
 def test_thicken_adds_ink_and_negative_pixels_remove_it(digits):
@@ -300,9 +301,9 @@ def test_render_text_and_scribble_draw_white_ink_on_black():
     assert not np.array_equal(a, b)
 
 
-def test_probabilities_are_one_row_per_image_summing_to_one(cnn, digits, test_data):
-    p = look_inside.probabilities(cnn, np.stack([d.numpy() for d in digits]))
+def test_predict_proba_takes_one_digit_or_many_and_gives_a_row_each(cnn, digits, test_data):
+    p = evaluate.predict_proba(cnn, np.stack([d.numpy() for d in digits]))
     assert p.shape == (5, 10)
     np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
     assert (p.argmax(1) == test_data[1][:5].numpy()).all()
-    assert look_inside.probabilities(cnn, digits[0]).shape == (1, 10)
+    assert evaluate.predict_proba(cnn, digits[0]).shape == (1, 10)

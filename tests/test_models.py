@@ -19,9 +19,9 @@ def test_original_mlps_keep_their_layer_sizes():
     def sizes(model):
         return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
-    assert sizes(models.MNISTNet()) == [(784, 128), (128, 10)]
-    assert sizes(models.ImprovedMNISTNet()) == [(784, 256), (256, 128), (128, 64), (64, 10)]
-    assert models.count_parameters(models.MNISTNet()) == 784 * 128 + 128 + 128 * 10 + 10
+    assert sizes(models.MLP()) == [(784, 128), (128, 10)]
+    assert sizes(models.ImprovedMLP()) == [(784, 256), (256, 128), (128, 64), (64, 10)]
+    assert models.count_parameters(models.MLP()) == 784 * 128 + 128 + 128 * 10 + 10
 
 
 def test_cnn_uses_batchnorm():
@@ -34,7 +34,7 @@ def test_cnn_stays_small():
 
 
 def test_models_normalise_inputs_themselves():
-    model = models.MNISTNet()
+    model = models.MLP()
     x = torch.full((1, 1, 28, 28), 0.1307)
     assert torch.allclose(model.normalize(x), torch.zeros_like(x), atol=1e-6)
 
@@ -62,7 +62,7 @@ def test_every_model_records_the_arguments_it_was_built_with():
 
 
 def test_a_subclass_records_its_own_arguments():
-    class Wider(models.MNISTNet):
+    class Wider(models.MLP):
         def __init__(self, extra: int = 3, mean: float = 0.5) -> None:
             super().__init__(mean=mean)
             self.extra = extra

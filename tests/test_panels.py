@@ -7,8 +7,8 @@ import io
 import numpy as np
 from PIL import Image
 
-from mnistlib import panels
-from mnistlib.drawing import UploadTooLargeError
+from mnistlib.classroom import panels
+from mnistlib.classroom.strokes import UploadTooLargeError
 from mnistlib.preprocess import InvalidImageError
 
 # ---- the HTML renderers ----------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageDraw, ImageFile
 
 from mnistlib import preprocess
-from mnistlib.preprocess import BlankImageError, InvalidImageError, to_mnist, to_uint8, to_unit_float
+from mnistlib.preprocess import BlankImageError, InvalidImageError, to_float, to_mnist, to_uint8
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -512,30 +512,13 @@ def test_normalisation_constants_match_the_training_pixels(mnist_train):
 
 def test_uint8_and_unit_float_convert_both_ways():
     pixels = np.array([[0, 128, 255]], dtype=np.uint8)
-    unit = to_unit_float(pixels)
+    unit = to_float(pixels)
     assert unit.dtype == np.float32 and np.allclose(unit, [[0, 128 / 255, 1]])
     assert np.array_equal(to_uint8(unit), pixels)
     assert to_uint8(pixels) is pixels  # uint8 stays as it is
     assert np.array_equal(to_uint8(np.array([-0.5, 1.5])), [0, 255])  # floats are clipped to [0, 1]
-    tensor = to_unit_float(torch.from_numpy(pixels))
+    tensor = to_float(torch.from_numpy(pixels))
     assert isinstance(tensor, torch.Tensor) and tensor.dtype == torch.float32
     assert torch.allclose(tensor, torch.from_numpy(unit))
     floats = torch.tensor([0.25])
-    assert torch.equal(to_unit_float(floats), floats)  # float input is already in [0, 1]
-
-
-def test_one_thread_runs_torch_on_one_thread_and_restores_the_count():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        with preprocess.one_thread():
-            assert torch.get_num_threads() == 1
-        assert torch.get_num_threads() == 2
-        with pytest.raises(RuntimeError), preprocess.one_thread():
-            raise RuntimeError("a failing block")
-        assert torch.get_num_threads() == 2  # restored after an error too
-        image = np.zeros((280, 280), np.uint8)
-        image[60:200, 130:150] = 255  # a "1": its resize runs through one_thread
-        assert to_mnist(image).max() == 1 and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
+    assert torch.equal(to_float(floats), floats)  # float input is already in [0, 1]

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from mnistlib import data, evaluate, models, train
+from mnistlib import data, evaluate, models, preprocess, train
 from mnistlib.runtime import seed_everything
 
 
@@ -30,8 +30,8 @@ def _short_run(name, split, seed=0, num_epochs=1, **changes):
 @pytest.mark.parametrize("name", ["mlp", "mlp_improved", "cnn"])
 def test_short_training_run_beats_chance_by_far(name, small_split):
     _, history = _short_run(name, small_split)
-    assert history["test_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
-    assert set(history) == {"epoch", "train_loss", "train_acc", "test_acc", "time"}
+    assert history["val_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
+    assert set(history) == {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "time"}
     assert len(history["train_loss"]) == 1 and history["time"][-1] > 0
 
 
@@ -47,12 +47,12 @@ def test_same_seed_same_model(small_split):
 
 def test_fp32_path_also_learns(small_split):
     _, history = _short_run("cnn", small_split, bf16="off", num_epochs=2)
-    assert history["test_acc"][-1] > 0.90  # two epochs over 3,000 digits
+    assert history["val_acc"][-1] > 0.90  # two epochs over 3,000 digits
 
 
 def test_augmentation_moves_pixels_but_keeps_ink_and_shape():
     X, _ = data.load_mnist("test")
-    xb = data.to_float(X[:64])
+    xb = preprocess.to_batch(X[:64])
     out = train.augment_batch(xb, 1.0, torch.Generator().manual_seed(0))
     assert out.shape == xb.shape
     assert not torch.allclose(out, xb)
@@ -99,7 +99,7 @@ def _ink_area(x: torch.Tensor) -> torch.Tensor:
 
 def test_a_thicker_pen_grows_every_digit_within_one_pixel():
     X, _ = data.load_mnist("test")
-    xb = data.to_float(X[:128])
+    xb = preprocess.to_batch(X[:128])
     out = train.vary_stroke(xb, 1.0, torch.Generator().manual_seed(0), thin=0.0)
     assert out.shape == xb.shape and out.dtype == xb.dtype
     assert (out >= xb - 1e-6).all()  # dilation only ever adds ink
@@ -110,7 +110,7 @@ def test_a_thicker_pen_grows_every_digit_within_one_pixel():
 
 def test_a_thinner_pen_shrinks_digits_and_each_digit_goes_one_way():
     X, _ = data.load_mnist("test")
-    xb = data.to_float(X[:256])
+    xb = preprocess.to_batch(X[:256])
     out = train.vary_stroke(xb, 1.0, torch.Generator().manual_seed(0), thin=1.0)
     thinner = (out <= xb + 1e-6).flatten(1).all(1)
     thicker = (out >= xb - 1e-6).flatten(1).all(1)
@@ -142,7 +142,7 @@ def test_the_training_optimizer_is_fused_on_the_cpu():
 
 def test_stroke_share_leaves_the_other_digits_untouched():
     X, _ = data.load_mnist("test")
-    xb = data.to_float(X[:400])
+    xb = preprocess.to_batch(X[:400])
     out = train.vary_stroke(xb, 1.0, torch.Generator().manual_seed(0), share=0.25)
     changed = (out - xb).abs().flatten(1).amax(1) > 1e-6
     assert 60 < changed.sum() < 140  # about a quarter of 400
@@ -151,7 +151,7 @@ def test_stroke_share_leaves_the_other_digits_untouched():
 
 def test_pen_and_slant_augmentation_are_seeded():
     X, _ = data.load_mnist("test")
-    xb = data.to_float(X[:64])
+    xb = preprocess.to_batch(X[:64])
 
     def both(seed):
         g = torch.Generator().manual_seed(seed)
@@ -180,12 +180,12 @@ def test_shear_slants_and_widens_a_bar_both_ways():
 
 def test_a_run_with_pen_and_slant_augmentation_learns(small_split):
     _, history = _short_run("cnn", small_split, stroke=0.6, thin=0.5, stroke_share=0.5, shear=0.5)
-    assert history["test_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
+    assert history["val_acc"][-1] > 0.60  # chance is 0.10; one epoch over 3,000 digits
 
 
 def test_pooling_only_the_changed_digits_gives_the_same_images():
     X, _ = data.load_mnist("test")
-    xb = data.to_float(X[:300])
+    xb = preprocess.to_batch(X[:300])
     out = train.vary_stroke(xb, 0.8, torch.Generator().manual_seed(3), thin=0.5, share=0.5)
     # The same draws, with every image pooled: the formula before only the chosen ones were.
     g = torch.Generator().manual_seed(3)
@@ -206,9 +206,9 @@ def test_the_recipe_temperature_is_folded_into_the_trained_model(small_split):
     # Same seed, same training: only the folded temperature differs, so the scores differ by its factor.
     plain, history_plain = _short_run("cnn", small_split, seed=1, temperature=1.0)
     sharp, history_sharp = _short_run("cnn", small_split, seed=1, temperature=0.5)
-    x = data.to_float(small_split[1][0][:64])
+    x = preprocess.to_batch(small_split[1][0][:64])
     with torch.inference_mode():
         before, after = plain(x), sharp(x)
     torch.testing.assert_close(after, before / 0.5, rtol=1e-4, atol=1e-4)
-    assert history_plain["test_acc"] == history_sharp["test_acc"]  # measured before the fold
+    assert history_plain["val_acc"] == history_sharp["val_acc"]  # measured before the fold
     assert train.RECIPES["cnn"][1].temperature < 1  # the shipped CNN's smoothing is undone by one

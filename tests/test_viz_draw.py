@@ -1,4 +1,4 @@
-"""Notebook 04's plots (mnistlib.viz_draw): each returns a Figure that renders, and bad input says what to do."""
+"""Notebook 04's plots (mnistlib.viz): each returns a Figure that renders, and bad input says what to do."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from mnistlib import viz_draw
-from mnistlib.drawing import Strokes, preprocessing_steps
+from mnistlib import viz
+from mnistlib.classroom.strokes import Strokes, preprocessing_steps
 
 
 def _seven() -> np.ndarray:
@@ -20,7 +20,7 @@ def _seven() -> np.ndarray:
 
 def test_preprocessing_plot_has_one_panel_per_step_titled_with_its_size():
     steps = preprocessing_steps(_seven())
-    fig = viz_draw.plot_preprocessing_steps(steps)
+    fig = viz.plot_preprocessing_steps(steps)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == len(steps)
     for ax, (name, image) in zip(fig.axes, steps):
@@ -31,21 +31,21 @@ def test_preprocessing_plot_has_one_panel_per_step_titled_with_its_size():
 def test_preprocessing_plot_shows_uint8_and_float_images_on_one_grey_scale():
     ink = np.zeros((28, 28), np.uint8)
     ink[10:18, 12:16] = 255
-    fig = viz_draw.plot_preprocessing_steps([("bytes", ink), ("floats", ink / 255.0)])
+    fig = viz.plot_preprocessing_steps([("bytes", ink), ("floats", ink / 255.0)])
     limits = [ax.images[0].get_clim() for ax in fig.axes]
     assert limits == [(0, 255), (0, 1)]
 
 
 def test_preprocessing_plot_refuses_no_steps():
     with pytest.raises(ValueError, match="preprocessing_steps"):
-        viz_draw.plot_preprocessing_steps([])
+        viz.plot_preprocessing_steps([])
 
 
 def test_shift_plot_draws_one_line_per_model_with_the_given_values():
     shifts = list(range(-3, 4))
     cnn = torch.linspace(0.9, 1.0, len(shifts))
     mlp = np.linspace(1.0, 0.0, len(shifts))
-    fig = viz_draw.plot_shift_confidence(shifts, {"CNN": cnn, "MLP": mlp}, digit=7)
+    fig = viz.plot_shift_confidence(shifts, {"CNN": cnn, "MLP": mlp}, digit=7)
     (ax,) = fig.axes
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["CNN", "MLP"]
@@ -57,4 +57,4 @@ def test_shift_plot_draws_one_line_per_model_with_the_given_values():
 
 def test_shift_plot_refuses_a_curve_of_the_wrong_length():
     with pytest.raises(ValueError, match="one per shift"):
-        viz_draw.plot_shift_confidence([0, 1, 2], {"CNN": [1.0, 0.5]})
+        viz.plot_shift_confidence([0, 1, 2], {"CNN": [1.0, 0.5]})

@@ -1,4 +1,4 @@
-"""Notebook 05's plots (mnistlib.viz_look_inside): each returns a Figure that renders."""
+"""Notebook 05's plots (mnistlib.viz): each returns a Figure that renders."""
 
 from __future__ import annotations
 
@@ -6,41 +6,37 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from mnistlib import look_inside, viz, viz_look_inside
+from mnistlib import evaluate, look_inside, viz
 
 
 def _plots(cnn, mlp, x, X, y):
     g = look_inside.gradient_saliency(cnn, x)
     emb = look_inside.embed(cnn, X[:40])
     pca = look_inside.fit_pca(emb)
-    imgs = [x.numpy(), look_inside.shift(x, 4, 0), look_inside.rotate(x, 30)]
+    imgs = [x.numpy(), evaluate.shift_images(x, 4, 0), evaluate.rotate_images(x, 30)]
     return {
-        "feature maps": lambda: viz_look_inside.plot_feature_maps(look_inside.feature_maps(cnn, x), x),
-        "feature maps, no input": lambda: viz_look_inside.plot_feature_maps(look_inside.feature_maps(cnn, x)),
+        "feature maps": lambda: viz.plot_feature_maps(look_inside.feature_maps(cnn, x), x),
+        "feature maps, no input": lambda: viz.plot_feature_maps(look_inside.feature_maps(cnn, x)),
         "filters": lambda: viz.plot_filters(look_inside.first_layer_filters(cnn)),
-        "saliency": lambda: viz_look_inside.plot_saliency(
+        "saliency": lambda: viz.plot_saliency(
             x, {"gradient x input": g, "occlusion": look_inside.occlusion_saliency(cnn, x)}, digit=7
         ),
-        "saliency, one map": lambda: viz_look_inside.plot_saliency(x, {"my own map": g}),
-        "mlp weights": lambda: viz_look_inside.plot_mlp_weights(look_inside.mlp_first_layer(mlp)),
-        "mlp top units": lambda: viz_look_inside.plot_mlp_weights(
-            look_inside.mlp_first_layer(mlp), [3, 1, 4], x
-        ),
-        "embedding": lambda: viz_look_inside.plot_embedding(pca.transform(emb), y[:40]),
-        "embedding, you": lambda: viz_look_inside.plot_embedding(
+        "saliency, one map": lambda: viz.plot_saliency(x, {"my own map": g}),
+        "mlp weights": lambda: viz.plot_mlp_weights(look_inside.mlp_first_layer(mlp)),
+        "mlp top units": lambda: viz.plot_mlp_weights(look_inside.mlp_first_layer(mlp), [3, 1, 4], x),
+        "embedding": lambda: viz.plot_embedding(pca.transform(emb), y[:40]),
+        "embedding, you": lambda: viz.plot_embedding(
             pca.transform(emb),
             y[:40],
             pca.transform(emb[0]),
             pca.transform(emb[1:4]),
             you_label="a test digit",
         ),
-        "neighbours": lambda: viz_look_inside.plot_neighbours(x, X[:4], y[:4], torch.rand(4)),
-        "variations": lambda: viz_look_inside.plot_variations(
-            imgs, look_inside.probabilities(cnn, imgs), "abc"
-        ),
-        "variations, two models": lambda: viz_look_inside.plot_variations(
+        "neighbours": lambda: viz.plot_neighbours(x, X[:4], y[:4], torch.rand(4)),
+        "variations": lambda: viz.plot_variations(imgs, evaluate.predict_proba(cnn, imgs), "abc"),
+        "variations, two models": lambda: viz.plot_variations(
             imgs,
-            {"CNN": look_inside.probabilities(cnn, imgs), "MLP": look_inside.probabilities(mlp, imgs)},
+            {"CNN": evaluate.predict_proba(cnn, imgs), "MLP": evaluate.predict_proba(mlp, imgs)},
             "abc",
         ),
     }
@@ -56,4 +52,4 @@ def test_each_plot_returns_a_figure_that_renders(shipped_cnn, shipped_mlp, digit
 
 def test_feature_map_plot_has_one_panel_per_layer_and_the_input(shipped_cnn, digits):
     maps = look_inside.feature_maps(shipped_cnn, digits[0])
-    assert len(viz_look_inside.plot_feature_maps(maps, digits[0]).axes) == len(maps) + 1
+    assert len(viz.plot_feature_maps(maps, digits[0]).axes) == len(maps) + 1

@@ -3,7 +3,7 @@
     python -m tools.bench              # everything (about 8 minutes on 2 CPU cores)
     python -m tools.bench --quick      # one seed, no `best` recipe
     python -m tools.bench --pad        # only the drawing pad: one reading, rendered
-    python -m tools.bench --predict    # only predict(): now beside today's pipeline, one thread
+    python -m tools.bench --predict    # only the pad's reading: the speed route beside the readable one
     python -m tools.bench_look_inside  # notebook 05's computations and plots
 
 Every figure is measured in this one process on this one machine, baseline included, so the
@@ -26,15 +26,16 @@ from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
 from mnistlib.checkpoints import SHIPPED_MODELS, load_shipped
+from mnistlib.classroom.fast_route import fast_predict, fast_to_mnist
+from mnistlib.classroom.folded_cnn import folded_forward
 from mnistlib.data import DATA_DIR, ensure_mnist, load_mnist
 from mnistlib.evaluate import accuracy, predict_proba
-from mnistlib.folded_cnn import folded_forward
-from mnistlib.models import ImprovedMNISTNet, build_model
-from mnistlib.predict import predict
+from mnistlib.models import ImprovedMLP, build_model
+from mnistlib.prediction import predict
 from mnistlib.preprocess import MNIST_MEAN, MNIST_STD, to_mnist
 from mnistlib.runtime import bf16_supported, eval_mode, seed_everything
 from mnistlib.train import RECIPES, fit
-from tools import canvas_testset, reference_pipeline
+from tools import canvas_testset
 from tools.timing import time_calls
 
 THRESHOLDS = (0.990, 0.993, 0.995)
@@ -50,14 +51,14 @@ def train_recipe(name: str, seed: int, train_data, test_data, **changes) -> dict
     return {
         "model": model,
         "history": history,
-        "acc": history["test_acc"][-1],
+        "acc": history["val_acc"][-1],
         "seconds": history["time"][-1],
     }
 
 
 def time_to(history: dict, threshold: float) -> float:
     """Return the training seconds until test accuracy first reached ``threshold`` (inf if never)."""
-    for acc, seconds in zip(history["test_acc"], history["time"]):
+    for acc, seconds in zip(history["val_acc"], history["time"]):
         if acc >= threshold:
             return seconds
     return float("inf")
@@ -73,7 +74,7 @@ def baseline_pipeline(num_epochs: int, seed: int) -> dict:
         train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed)
     )
     test_loader = DataLoader(test_set, batch_size=1000)
-    model = ImprovedMNISTNet(mean=0.0, std=1.0)  # the transform already normalised
+    model = ImprovedMLP(mean=0.0, std=1.0)  # the transform already normalised
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -159,7 +160,7 @@ def best_section(train_data, test_data) -> None:
 
 
 def predict_section(rounds: int = 9, calls: int = 40) -> None:
-    """Print predict()'s median time on one thread beside today's pipeline, interleaved in rounds."""
+    """Print the pad's reading (fast_predict) beside mnistlib.predict (the readable route), one thread, interleaved."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # one core: what one reading costs, whatever else the machine does
     snapshot = canvas_testset.canvas_snapshot()
@@ -168,29 +169,29 @@ def predict_section(rounds: int = 9, calls: int = 40) -> None:
         "280x280 PIL RGBA image": Image.fromarray(snapshot, "RGBA"),
         "28x28 float array": to_mnist(snapshot),
     }
-    print(f"  one thread, median of {rounds} rounds x {calls} calls, today and now alternating")
+    print(f"  one thread, median of {rounds} rounds x {calls} calls, readable and fast alternating")
     # Other work on the machine slows both alike, but it shifts the figures: say how busy it was.
     print("  load average (1, 5, 15 min) before: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     for name in SHIPPED_MODELS:
         model = load_shipped(name)
         worst = max(
             float(
-                np.abs(
-                    predict(model, image).probabilities - reference_pipeline.predict(model, image)[0]
-                ).max()
+                np.abs(fast_predict(model, image).probabilities - predict(model, image).probabilities).max()
             )
             for image in inputs.values()
         )
-        medians: dict[tuple[str, str], list[float]] = {(k, w): [] for k in inputs for w in ("today", "now")}
+        medians: dict[tuple[str, str], list[float]] = {
+            (k, w): [] for k in inputs for w in ("readable", "fast")
+        }
         for _ in range(rounds):  # interleaved, so that both see the same load
             for key, image in inputs.items():
-                for which, fn in (("today", reference_pipeline.predict), ("now", predict)):
+                for which, fn in (("readable", predict), ("fast", fast_predict)):
                     timing = time_calls(functools.partial(fn, model, image), calls, warmup=5)
                     medians[(key, which)].append(timing.median)
         print(f"  {name} (largest difference in the probabilities: {worst:.1e})")
         for key in inputs:
-            today, now = (1000 * statistics.median(medians[(key, w)]) for w in ("today", "now"))
-            print(f"    {key:28s} today {today:6.3f} ms   now {now:6.3f} ms   {today / now:4.1f}x faster")
+            slow, fast = (1000 * statistics.median(medians[(key, w)]) for w in ("readable", "fast"))
+            print(f"    {key:28s} readable {slow:6.3f} ms   fast {fast:6.3f} ms   {slow / fast:4.1f}x faster")
         if folded_forward(model) is not None:
             parts_section(model, snapshot, rounds, calls)
     print("  load average (1, 5, 15 min) after: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
@@ -198,30 +199,30 @@ def predict_section(rounds: int = 9, calls: int = 40) -> None:
 
 
 def parts_section(model: torch.nn.Module, snapshot: np.ndarray, rounds: int, calls: int) -> None:
-    """Print where a reading's time goes: preprocessing and the network alone, today and now, interleaved."""
+    """Print where a reading's time goes: preprocessing and the network alone, readable and fast, interleaved."""
     x = to_mnist(snapshot)
     batch = torch.from_numpy(x).view(1, 1, 28, 28)
 
-    def network_today() -> None:
+    def network_readable() -> None:
         with eval_mode(model), torch.inference_mode():
             model(batch)
 
     pil = Image.fromarray(snapshot, "RGBA")
     parts = {
         "to_mnist, 280x280 RGBA numpy": (
-            functools.partial(reference_pipeline.to_mnist, snapshot),
             functools.partial(to_mnist, snapshot),
+            functools.partial(fast_to_mnist, snapshot),
         ),
         "to_mnist, 280x280 PIL RGBA": (
-            functools.partial(reference_pipeline.to_mnist, pil),
             functools.partial(to_mnist, pil),
+            functools.partial(fast_to_mnist, pil),
         ),
         "to_mnist, 28x28 float": (
-            functools.partial(reference_pipeline.to_mnist, x),
             functools.partial(to_mnist, x),
+            functools.partial(fast_to_mnist, x),
         ),
-        "network alone, 28x28 to logits": (network_today, lambda: folded_forward(model)(x)),
-        # Today's pipeline calls the model as it is: it has no such step (its figure is a no-op call's).
+        "network alone, 28x28 to logits": (network_readable, lambda: folded_forward(model)(x)),
+        # The readable route calls the model as it is: it has no such step (its figure is a no-op call's).
         "finding the folded network": (lambda: None, lambda: folded_forward(model)),
     }
     medians: dict[tuple[str, int], list[float]] = {(k, i): [] for k in parts for i in (0, 1)}
@@ -230,8 +231,8 @@ def parts_section(model: torch.nn.Module, snapshot: np.ndarray, rounds: int, cal
             for i, fn in enumerate(fns):
                 medians[(key, i)].append(time_calls(fn, calls, warmup=5).median)
     for key in parts:
-        today, now = (1000 * statistics.median(medians[(key, i)]) for i in (0, 1))
-        print(f"    of which {key:30s} today {today:6.3f} ms   now {now:6.3f} ms")
+        slow, fast = (1000 * statistics.median(medians[(key, i)]) for i in (0, 1))
+        print(f"    of which {key:30s} readable {slow:6.3f} ms   fast {fast:6.3f} ms")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -242,13 +243,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="one seed and no `best` recipe")
     parser.add_argument("--baseline-epochs", type=int, default=3)
     parser.add_argument("--pad", action="store_true", help="only time the drawing pad's readings")
-    parser.add_argument("--predict", action="store_true", help="only time predict() against today's pipeline")
+    parser.add_argument(
+        "--predict", action="store_true", help="only time the pad's reading against predict()"
+    )
     args = parser.parse_args(argv)
     if args.pad:
         pad_benchmark()
         return
     if args.predict:
-        print("== predict(): one image to probabilities, today's pipeline (58927d3) vs now")
+        print("== one image to probabilities: mnistlib.predict (readable) vs the pad's fast_predict")
         predict_section()
         return
     seeds = [0] if args.quick else [0, 1, 2]
@@ -267,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in SHIPPED_MODELS:
         print(f"  shipped {name}: {latency_ms(load_shipped(name)):.3f} ms")
 
-    print("\n== predict(): one image to probabilities, today's pipeline (58927d3) vs now")
+    print("\n== one image to probabilities: mnistlib.predict (readable) vs the pad's fast_predict")
     predict_section()
 
     print("\n== real-world input: canvas-like digits redrawn from the MNIST test split")
@@ -287,11 +290,11 @@ def main(argv: list[str] | None = None) -> None:
 
 def pad_benchmark(repeats: int = 50) -> None:
     """Print how long the kernel takes to read a drawing and show it: the work behind every reading."""
-    from mnistlib.widgets import DrawingPad  # imported here: only this section needs ipywidgets/ipycanvas
+    from mnistlib.classroom import DrawingPad  # imported here: only this section needs ipywidgets/ipycanvas
 
     pad = DrawingPad()
     pad.strokes.add_stroke([(75, 55), (205, 55), (160, 140), (120, 235)])  # a 7
-    for label in pad.model_menu.options:
+    for label in pad.view.model_menu.options:
         pad.model = pad.models.load(label)
         # One update: rasterise, preprocess, predict, render the reading, the bars and the 28x28 view.
         timing = time_calls(pad.update, repeats)

@@ -30,12 +30,12 @@ from mnistlib.look_inside import (
     shift,
     thicken,
 )
-from mnistlib.predict import predict
-from mnistlib.preprocess import to_unit_float
-from mnistlib.viz import plot_filters
-from mnistlib.viz_look_inside import (
+from mnistlib.prediction import predict
+from mnistlib.preprocess import to_float
+from mnistlib.viz import (
     plot_embedding,
     plot_feature_maps,
+    plot_filters,
     plot_mlp_weights,
     plot_neighbours,
     plot_saliency,
@@ -50,7 +50,7 @@ def main(repeats: int = 5) -> None:
     cnn, mlp = load_shipped("cnn"), load_shipped("mlp_improved")
     X_test, y_test = load_mnist("test")
     X_train, y_train = load_mnist("train")
-    image = to_unit_float(X_test[0])
+    image = to_float(X_test[0])
     start = time.perf_counter()
     test_emb = embed(cnn, X_test)
     t_embed_test = time.perf_counter() - start

@@ -25,8 +25,8 @@ from torch import nn
 from mnistlib.checkpoints import load_model
 from mnistlib.data import load_mnist
 from mnistlib.evaluate import predict_proba
-from mnistlib.predict import predict
-from mnistlib.preprocess import to_unit_float
+from mnistlib.prediction import predict
+from mnistlib.preprocess import to_float
 from tools.timing import time_calls
 
 STROKES = ("thin", "normal", "thick")
@@ -106,7 +106,7 @@ def canvas_testset(n: int = 10_000, seed: int = 0) -> Iterator[tuple[np.ndarray,
 def naive_preprocess(image: np.ndarray) -> np.ndarray:
     """The original app's preprocessing: grey and resized to (28, 28) float32, nothing else."""
     img = Image.fromarray(image).convert("L")  # PIL drops the alpha channel here
-    return to_unit_float(np.asarray(img.resize((28, 28), Image.Resampling.BILINEAR)))
+    return to_float(np.asarray(img.resize((28, 28), Image.Resampling.BILINEAR)))
 
 
 def canvas_snapshot(seed: int = 0) -> np.ndarray:

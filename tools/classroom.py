@@ -75,7 +75,7 @@ from tools.local_servers import (
     voila_args,
 )
 
-PAD = 280  # the pad's size in CSS and canvas pixels (mnistlib.drawing.PAD_SIZE)
+PAD = 280  # the pad's size in CSS and canvas pixels (mnistlib.classroom.strokes.PAD_SIZE)
 MOVE_INTERVAL = 1 / 60  # s between two pointer events: a mouse reports about 60 a second
 THINK_TIME = 1.0  # s a student pauses between two digits
 BATCH_INTERVAL = 0.3  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
@@ -95,7 +95,7 @@ def _arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, n: in
 
 
 # The ten digits, drawn in pad pixels (x right, y down) the way a person draws them; each one is read
-# correctly by both shipped models when rasterised by mnistlib.drawing.Strokes (checked by hand).
+# correctly by both shipped models when rasterised by mnistlib.classroom.strokes.Strokes (checked by hand).
 DIGITS: dict[int, list[list[Point]]] = {
     0: [_arc(140, 140, 62, 95, 0, 370, 36)],
     1: [[(150, 45), (140, 140), (132, 235)]],

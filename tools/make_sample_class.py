@@ -1,4 +1,4 @@
-"""Make the sample class set shipped with the project: 300 digits drawn by a script, not by children.
+"""Make the sample class store shipped with the project: 300 digits drawn by a script, not by children.
 
 Usage: python tools/make_sample_class.py [--out samples/sample_class.sqlite] [--seed 0]
 
@@ -6,7 +6,7 @@ Ten imaginary students each draw every digit three times on the pad's 280x280 ca
 is a stroke template (an oval 0, a two-bowl 3, a 7 with or without a cross-bar, ...) that each
 student draws in their own way: slant, size, width-to-height ratio, pen width, place on the pad,
 rotation and a wobbly hand, plus a little variation from one drawing to the next. The strokes are
-rasterised by the pad's own code and saved with ``mnistlib.ClassSet.add``, so the records are
+rasterised by the pad's own code and saved with ``mnistlib.ClassStore.add``, so the records are
 exactly what the pad would save, together with the shipped CNN's reading at save time. The store's
 metadata table says how it was made. The same seed gives the same file.
 
@@ -32,16 +32,16 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing
 
 from mnistlib import checkpoints
-from mnistlib.classset import SAMPLE_CLASS, ClassSet
-from mnistlib.drawing import Strokes
-from mnistlib.predict import predict
+from mnistlib.classroom.store import SAMPLE_CLASS, ClassStore
+from mnistlib.classroom.strokes import Strokes
+from mnistlib.prediction import predict
 
 NUM_STUDENTS, REPEATS = 10, 3
 PAD = 280  # the pad's canvas, px
 MODEL_NAME = "mnist_cnn.pt"  # the model whose reading is stored, as the pad would store it
 START = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)  # a fixed lesson time: the file is reproducible
 DESCRIPTION = (
-    "Synthetic sample class set: made by drawing strokes with tools/make_sample_class.py "
+    "Synthetic sample class store: made by drawing strokes with tools/make_sample_class.py "
     "(a stroke template per digit, drawn with per-student slant, size, width, position and wobble), "
     "not by children. 10 imaginary students x 10 digits x 3 drawings."
 )
@@ -200,9 +200,9 @@ def make(out: Path, seed: int = 0) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    tmp.unlink()  # ClassSet creates the file itself
+    tmp.unlink()  # ClassStore creates the file itself
     try:
-        cs = ClassSet(tmp)
+        cs = ClassStore(tmp)
         _draw_class(cs, model, rng)
         cs.set_metadata(
             created=START.isoformat(timespec="milliseconds"),
@@ -220,7 +220,7 @@ def make(out: Path, seed: int = 0) -> Path:
     return out
 
 
-def _draw_class(cs: ClassSet, model: torch.nn.Module, rng: np.random.Generator) -> None:
+def _draw_class(cs: ClassStore, model: torch.nn.Module, rng: np.random.Generator) -> None:
     """Save every imaginary student's drawings, read by ``model``, a few seconds apart from START."""
     when = START
     for _ in range(NUM_STUDENTS):
@@ -259,14 +259,14 @@ def _compact(path: Path) -> None:
 
 
 def _raster(strokes: list[Stroke], brush: int) -> np.ndarray:
-    """Rasterise strokes exactly as the pad (and ClassSet.add) does."""
+    """Rasterise strokes exactly as the pad (and ClassStore.add) does."""
     canvas = Strokes(brush=brush)
     canvas.strokes = strokes
     return canvas.rasterize()
 
 
-def per_digit_accuracy(cs: ClassSet, model: torch.nn.Module) -> tuple[float, list[float]]:
-    """Return the model's accuracy on a class set's model inputs, overall and per digit."""
+def per_digit_accuracy(cs: ClassStore, model: torch.nn.Module) -> tuple[float, list[float]]:
+    """Return the model's accuracy on a class store's model inputs, overall and per digit."""
     data = cs.images()
     with torch.inference_mode():
         x = torch.from_numpy(data.images).float().div(255).unsqueeze(1)
@@ -282,7 +282,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     out = make(args.out, args.seed)
-    cs = ClassSet(out, read_only=True)
+    cs = ClassStore(out, read_only=True)
     print(f"{out}: {len(cs)} drawings, {out.stat().st_size / 1024:.0f} KB")
     print("model          all    " + "  ".join(f"{d:>4}" for d in range(10)))
     for name in ("cnn", "mlp_improved"):

@@ -24,9 +24,9 @@ import time
 import torch
 import torch.nn.functional as F
 
-from mnistlib.data import load_mnist, to_float
-from mnistlib.models import build_model
-from mnistlib.recipe import Recipe
+from mnistlib.data import load_mnist
+from mnistlib.models import Recipe, build_model
+from mnistlib.preprocess import to_batch
 from mnistlib.runtime import seed_everything
 from mnistlib.train import RECIPES, fit, fold_temperature
 from tools.reliability import canvas_inputs, not_digit_inputs, reliability
@@ -92,7 +92,7 @@ def run(variant: Variant, seed: int, validation: int, inputs: tuple, train_data:
     temperature = 1.0
     if variant.recipe.label_smoothing > 0:
         with torch.inference_mode():
-            logits = model(to_float(X[val_idx])).float()
+            logits = model(to_batch(X[val_idx])).float()
         temperature = fit_temperature(logits, y[val_idx])
         fold_temperature(model, temperature)
     r = reliability(model, *inputs)

@@ -22,8 +22,8 @@ import torch
 from torch import nn
 
 from mnistlib.checkpoints import load_model
+from mnistlib.classroom.strokes import UNSURE_BELOW
 from mnistlib.data import load_mnist
-from mnistlib.drawing import UNSURE_BELOW
 from mnistlib.evaluate import expected_calibration_error, predict_proba
 from mnistlib.look_inside import render_text, scribble
 from mnistlib.preprocess import BlankImageError, to_mnist

@@ -87,7 +87,7 @@ def serve(path: str) -> None:
         import numpy  # noqa: F401
         import torch  # noqa: F401
 
-        import mnistlib.predict  # noqa: F401 - torch, numpy, Pillow and the preprocessing, for every kernel
+        import mnistlib.classroom.fast_route  # noqa: F401 - torch, numpy, Pillow and the reading, for every kernel
 
         parent = os.getppid()
 

@@ -6,7 +6,7 @@
 // * inks each stroke at once on the canvas widget's own picture (ipycanvas's model canvas, which
 //   every view of it copies), with the pad's brush (widget class mnist-brush-N);
 // * sends the kernel a stroke as "mnist_down", then its points in batches ("mnist_moves", one every
-//   BATCH_MS) and "mnist_up" with the last batch's points (mnistlib.widgets.PadEvents reads them; the
+//   BATCH_MS) and "mnist_up" with the last batch's points (mnistlib.classroom.pad.PadEvents reads them; the
 //   kernel draws nothing back);
 // * keeps the stroke being drawn on top when the kernel repaints the canvas meanwhile.
 // Included by index.html.j2 (a Jinja template: no double braces or brace-percent in this file).
@@ -18,7 +18,7 @@
   // than that only adds messages. The ink does not wait for them. With a class of 30 on 2 cores,
   // batches every 0.3 s instead of 0.15 s took the readings' p90 from 561-730 ms to 187-317 ms.
   const BATCH_MS = 300;
-  const MIN_STEP = 2; // px: closer points add nothing visible (mnistlib.drawing.Strokes.min_step)
+  const MIN_STEP = 2; // px: closer points add nothing visible (mnistlib.classroom.strokes.Strokes.min_step)
   const wrapped = new WeakSet();
 
   function brushOf(model) {

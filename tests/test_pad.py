@@ -21,8 +21,12 @@ from PIL import Image
 from torch import nn
 
 import mnistlib
-from mnistlib.checkpoints import SHIPPED_MODELS, model_choices
-from mnistlib.drawing import (
+from mnistlib.checkpoints import SHIPPED_MODELS
+from mnistlib.classroom import pad as pad_module
+from mnistlib.classroom.model_menu import model_choices
+from mnistlib.classroom.pad import DrawingPad
+from mnistlib.classroom.panels import bars_html, png_bytes
+from mnistlib.classroom.strokes import (
     BRUSH_WIDTH,
     MAX_UPLOAD_BYTES,
     MODEL_VIEW_SIZE,
@@ -30,16 +34,14 @@ from mnistlib.drawing import (
     Strokes,
     preprocessing_steps,
 )
-from mnistlib.models import ImprovedMNISTNet
-from mnistlib.panels import bars_html, png_bytes
-from mnistlib.widgets import DrawingPad
+from mnistlib.models import ImprovedMLP
 
 # ---- helpers: the browser's side of the conversation ------------------------------------------------
 
 
 def send(pad: DrawingPad, event: str, **content) -> None:
     """Deliver one canvas event to the kernel side, as the browser does."""
-    pad.canvas._handle_frontend_event(None, {"event": event, **content}, [])
+    pad.view.canvas._handle_frontend_event(None, {"event": event, **content}, [])
 
 
 def mouse_draw(pad: DrawingPad, strokes) -> None:
@@ -64,7 +66,7 @@ def inked_draw(pad: DrawingPad, strokes, batch: int = 3) -> None:
 
 def custom(pad: DrawingPad, **content) -> None:
     """Deliver a custom message to every handler of the canvas widget, as a comm message does."""
-    pad.canvas._handle_custom_msg(content, [])
+    pad.view.canvas._handle_custom_msg(content, [])
 
 
 def touch_draw(pad: DrawingPad, strokes) -> None:
@@ -78,7 +80,7 @@ def touch_draw(pad: DrawingPad, strokes) -> None:
 
 def upload(pad: DrawingPad, name: str, content: bytes, mime: str = "image/png") -> None:
     """Deliver a file through the upload button the way ipywidgets 8 sends it from the browser."""
-    pad.upload.set_state(
+    pad.view.upload.set_state(
         {
             "value": [
                 {
@@ -95,7 +97,7 @@ def upload(pad: DrawingPad, name: str, content: bytes, mime: str = "image/png") 
 
 def reading_attrs(pad: DrawingPad) -> tuple[str, str]:
     """Return (data-state, data-digit) of the displayed reading, as the browser tests read it."""
-    html = pad.reading.value
+    html = pad.view.reading.value
     state = html.split('data-state="')[1].split('"')[0]
     digit = html.split('data-digit="')[1].split('"')[0]
     return state, digit
@@ -146,12 +148,12 @@ def pad() -> DrawingPad:
 def test_a_new_pad_asks_for_a_digit(pad):
     assert pad.state == "blank" and pad.prediction is None
     assert reading_attrs(pad) == ("blank", "")
-    assert "Draw a digit" in pad.reading.value
-    assert pad.bars.value.count('data-p="0.0000"') == 10
-    assert 'data-kind="none"' in pad.message.value
-    shown = np.asarray(Image.open(io.BytesIO(pad.model_view.value)))
+    assert "Draw a digit" in pad.view.reading.value
+    assert pad.view.bars.value.count('data-p="0.0000"') == 10
+    assert 'data-kind="none"' in pad.view.message.value
+    shown = np.asarray(Image.open(io.BytesIO(pad.view.model_view.value)))
     assert shown.shape == (MODEL_VIEW_SIZE, MODEL_VIEW_SIZE) and shown.max() == 0
-    assert pad.model_menu.value == "CNN (shipped)"
+    assert pad.view.model_menu.value == "CNN (shipped)"
     assert "DrawingPad(" in repr(pad) and len(repr(pad)) < 200
 
 
@@ -160,10 +162,10 @@ def test_a_mouse_drawing_is_read_and_shown(pad, digit):
     mouse_draw(pad, DIGIT_STROKES[digit])
     assert pad.state == "digit" and pad.prediction.digit == digit
     assert reading_attrs(pad) == ("digit", str(digit))
-    assert f'class="mnist-bar-row mnist-top" data-digit="{digit}"' in pad.bars.value
-    assert pad.bars.value.count("mnist-top") == 1
+    assert f'class="mnist-bar-row mnist-top" data-digit="{digit}"' in pad.view.bars.value
+    assert pad.view.bars.value.count("mnist-top") == 1
     # The enlarged model input is the model's 28x28 input with square pixels (5x5 screen pixels each).
-    shown = np.asarray(Image.open(io.BytesIO(pad.model_view.value)))
+    shown = np.asarray(Image.open(io.BytesIO(pad.view.model_view.value)))
     expected = np.round(np.clip(pad.prediction.model_input, 0, 1) * 255).astype(np.uint8)
     assert np.array_equal(shown[::5, ::5], expected)
 
@@ -196,41 +198,41 @@ def test_live_predictions_during_a_stroke_are_throttled(pad, monkeypatch):
     clock = FakeClock()
     pad.throttle.clock = clock
     calls = []
-    real_predict = mnistlib.predict
+    real_predict = pad_module.fast_predict
 
     def counting_predict(model, image):
         calls.append(pad.strokes.drawing)  # True: a live prediction, False: the final one
         return real_predict(model, image)
 
-    monkeypatch.setattr(mnistlib, "predict", counting_predict)
+    monkeypatch.setattr(pad_module, "fast_predict", counting_predict)
     points = dense(DIGIT_STROKES[1][0], step=2.0)  # about 100 mouse-move events
     send(pad, "mouse_down", x=points[0][0], y=points[0][1])
     for x, y in points[1:]:
         clock.now += 0.01  # an event every 10 ms
         send(pad, "mouse_move", x=x, y=y)
         if len(calls) == 1:  # the live reading is on screen before the stroke ends, marked as live
-            assert pad.state != "blank" and 'data-strokes="0" data-live="true"' in pad.reading.value
+            assert pad.state != "blank" and 'data-strokes="0" data-live="true"' in pad.view.reading.value
     live = len(calls)
     seconds = 0.01 * (len(points) - 1)
     assert len(points) > 90
     assert math.floor(seconds / 0.15) <= live <= math.ceil(seconds / 0.15) + 1
     send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
     assert calls[live:] == [False]  # exactly one more, always, at the end of the stroke
-    assert 'data-strokes="1" data-live="false"' in pad.reading.value
+    assert 'data-strokes="1" data-live="false"' in pad.view.reading.value
 
 
 def test_slow_predictions_are_spaced_by_their_own_duration(pad, monkeypatch):
     clock = FakeClock()
     pad.throttle.clock = clock
     calls = []
-    real_predict = mnistlib.predict
+    real_predict = pad_module.fast_predict
 
     def slow_predict(model, image):
         calls.append(clock.now)
         clock.now += 0.5  # a slow machine: half a second per prediction
         return real_predict(model, image)
 
-    monkeypatch.setattr(mnistlib, "predict", slow_predict)
+    monkeypatch.setattr(pad_module, "fast_predict", slow_predict)
     send(pad, "mouse_down", x=140, y=20)
     for i in range(1, 200):
         clock.now += 0.01
@@ -242,11 +244,11 @@ def test_slow_predictions_are_spaced_by_their_own_duration(pad, monkeypatch):
 def test_an_unsure_reading_says_so_and_names_the_runner_up():
     probabilities = [0.02, 0.02, 0.02, 0.45, 0.02, 0.35, 0.03, 0.03, 0.03, 0.03]
     pad = DrawingPad(FixedProbabilities(probabilities))
-    assert pad.model_menu.value == "This notebook's model"
+    assert pad.view.model_menu.value == "This notebook's model"
     mouse_draw(pad, DIGIT_STROKES[1])
     assert pad.state == "unsure" and reading_attrs(pad) == ("unsure", "3")
-    assert "Not sure: 3 (45%) or 5 (35%)?" in pad.reading.value
-    assert 'class="mnist-bar-row mnist-top-unsure" data-digit="3"' in pad.bars.value
+    assert "Not sure: 3 (45%) or 5 (35%)?" in pad.view.reading.value
+    assert 'class="mnist-bar-row mnist-top-unsure" data-digit="3"' in pad.view.bars.value
 
 
 def test_a_confident_reading_is_not_marked_unsure():
@@ -259,10 +261,10 @@ def test_a_confident_reading_is_not_marked_unsure():
 
 def test_clear_returns_to_the_blank_state(pad):
     mouse_draw(pad, DIGIT_STROKES[0])
-    pad.clear_button.click()
+    pad.view.clear_button.click()
     assert pad.strokes.is_empty and pad.state == "blank" and pad.prediction is None
     assert reading_attrs(pad) == ("blank", "")
-    assert pad.bars.value == bars_html()
+    assert pad.view.bars.value == bars_html()
 
 
 def test_undo_removes_the_last_stroke_and_rereads_what_is_left(pad):
@@ -270,12 +272,12 @@ def test_undo_removes_the_last_stroke_and_rereads_what_is_left(pad):
     first = pad.prediction.probabilities.copy()
     mouse_draw(pad, [[(60, 140), (230, 140)]])  # a bar across the 1
     assert len(pad.strokes) == 2
-    pad.undo_button.click()
+    pad.view.undo_button.click()
     assert reading_attrs(pad) == ("digit", "1")
     np.testing.assert_allclose(pad.prediction.probabilities, first, atol=1e-6)
-    pad.undo_button.click()
+    pad.view.undo_button.click()
     assert pad.state == "blank"
-    pad.undo_button.click()  # nothing left to undo: still fine
+    pad.view.undo_button.click()  # nothing left to undo: still fine
     assert pad.state == "blank"
 
 
@@ -283,8 +285,8 @@ def test_undo_removes_the_last_stroke_and_rereads_what_is_left(pad):
 def test_an_uploaded_picture_is_read(pad, fmt, mime):
     upload(pad, f"seven.{fmt.lower()}", paper_png(7, fmt), mime)
     assert reading_attrs(pad) == ("digit", "7")
-    assert f"seven.{fmt.lower()}" in pad.message.value and 'data-kind="info"' in pad.message.value
-    assert pad.upload.value == ()  # reset, so that the same file can be uploaded again
+    assert f"seven.{fmt.lower()}" in pad.view.message.value and 'data-kind="info"' in pad.view.message.value
+    assert pad.view.upload.value == ()  # reset, so that the same file can be uploaded again
     assert isinstance(pad.current_image(), bytes)
 
 
@@ -293,7 +295,7 @@ def test_drawing_after_an_upload_reads_the_drawing(pad):
     mouse_draw(pad, DIGIT_STROKES[1])
     assert isinstance(pad.current_image(), np.ndarray)
     assert reading_attrs(pad) == ("digit", "1")
-    assert 'data-kind="none"' in pad.message.value
+    assert 'data-kind="none"' in pad.view.message.value
 
 
 @pytest.mark.parametrize(
@@ -309,11 +311,11 @@ def test_drawing_after_an_upload_reads_the_drawing(pad):
 )
 def test_a_bad_upload_shows_an_error_and_the_pad_keeps_working(pad, name, content):
     upload(pad, name, content)
-    assert 'data-kind="error"' in pad.message.value and name in pad.message.value
-    assert pad.state == "blank" and pad.upload.value == ()
+    assert 'data-kind="error"' in pad.view.message.value and name in pad.view.message.value
+    assert pad.state == "blank" and pad.view.upload.value == ()
     mouse_draw(pad, DIGIT_STROKES[1])
     assert reading_attrs(pad) == ("digit", "1")
-    assert 'data-kind="none"' in pad.message.value  # drawing clears the old error
+    assert 'data-kind="none"' in pad.view.message.value  # drawing clears the old error
 
 
 def test_a_bad_upload_leaves_the_current_drawing_alone(pad):
@@ -325,12 +327,12 @@ def test_a_bad_upload_leaves_the_current_drawing_alone(pad):
 def test_switching_models_rereads_the_drawing(pad):
     mouse_draw(pad, DIGIT_STROKES[7])
     cnn, cnn_probabilities = pad.model, pad.prediction.probabilities.copy()
-    pad.model_menu.value = "MLP (shipped)"
-    assert isinstance(pad.model, ImprovedMNISTNet)
+    pad.view.model_menu.value = "Improved MLP (shipped)"
+    assert isinstance(pad.model, ImprovedMLP)
     assert reading_attrs(pad) == ("digit", "7")
     assert not np.allclose(pad.prediction.probabilities, cnn_probabilities)  # another model's reading
-    assert "MLP (shipped)" in pad.message.value
-    pad.model_menu.value = "CNN (shipped)"
+    assert "Improved MLP (shipped)" in pad.view.message.value
+    pad.view.model_menu.value = "CNN (shipped)"
     assert pad.model is cnn  # loaded once, kept
     np.testing.assert_allclose(pad.prediction.probabilities, cnn_probabilities, atol=1e-6)
 
@@ -339,9 +341,9 @@ def test_a_broken_student_checkpoint_keeps_the_working_model(tmp_path):
     broken = tmp_path / "student_broken.pt"
     broken.write_bytes(b"not a checkpoint")
     pad = DrawingPad(choices={"CNN (shipped)": SHIPPED_MODELS["cnn"], "Yours: broken": broken})
-    pad.model_menu.value = "Yours: broken"
-    assert 'data-kind="error"' in pad.message.value and "student_broken.pt" in pad.message.value
-    assert pad.model_menu.value == "CNN (shipped)"
+    pad.view.model_menu.value = "Yours: broken"
+    assert 'data-kind="error"' in pad.view.message.value and "student_broken.pt" in pad.view.message.value
+    assert pad.view.model_menu.value == "CNN (shipped)"
     mouse_draw(pad, DIGIT_STROKES[0])
     assert reading_attrs(pad) == ("digit", "0")
 
@@ -351,30 +353,30 @@ def test_the_model_menu_offers_shipped_and_student_models(tmp_path):
     (tmp_path / "other.pt").write_bytes(b"")
     choices = model_choices(tmp_path)
     assert choices["CNN (shipped)"] == SHIPPED_MODELS["cnn"]
-    assert choices["MLP (shipped)"] == SHIPPED_MODELS["mlp_improved"]
+    assert choices["Improved MLP (shipped)"] == SHIPPED_MODELS["mlp_improved"]
     assert choices["Yours: lenet"] == tmp_path / "student_lenet.pt"
     assert len(choices) == 3
 
 
 def test_the_steps_panel_shows_the_preprocessing_of_the_drawing(pad):
-    assert pad.steps.layout.display == "none"
-    pad.steps_toggle.value = True
-    assert pad.steps.layout.display == "flex" and "Draw a digit" in pad.steps.children[0].value
+    assert pad.view.steps.layout.display == "none"
+    pad.view.steps_toggle.value = True
+    assert pad.view.steps.layout.display == "flex" and "Draw a digit" in pad.view.steps.children[0].value
     mouse_draw(pad, DIGIT_STROKES[7])
     expected = preprocessing_steps(pad.strokes.rasterize())
-    panel = pad.steps.children[0]
+    panel = pad.view.steps.children[0]
     assert len(panel.children) == len(expected) >= 3
     for cell, (name, _) in zip(panel.children, expected):
         image, caption = cell.children
         assert image.value[:8] == b"\x89PNG\r\n\x1a\n" and name in caption.value
-    pad.steps_toggle.value = False
-    assert pad.steps.layout.display == "none"
+    pad.view.steps_toggle.value = False
+    assert pad.view.steps.layout.display == "none"
 
 
 def test_a_new_browser_view_gets_the_strokes_repainted(pad, monkeypatch):
     mouse_draw(pad, DIGIT_STROKES[7] + [[(200, 200)]])  # one line and one dot
-    manager = pad.canvas._canvas_manager
-    manager._current_canvas = pad.canvas  # what the kernel believes after an earlier view
+    manager = pad.view.canvas._canvas_manager
+    manager._current_canvas = pad.view.canvas  # what the kernel believes after an earlier view
     sent = []
     monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=[]: sent.append(command))
     send(pad, "client_ready")
@@ -389,7 +391,7 @@ def test_a_new_browser_view_gets_the_strokes_repainted(pad, monkeypatch):
 def drawing_commands(pad: DrawingPad, monkeypatch) -> list:
     """Return the list that collects every batch of drawing commands the kernel sends from now on."""
     sent: list = []
-    manager = pad.canvas._canvas_manager
+    manager = pad.view.canvas._canvas_manager
     monkeypatch.setattr(manager, "_send_custom", lambda command, buffers=[]: sent.append(command))
     return sent
 
@@ -398,7 +400,7 @@ def test_strokes_inked_by_the_page_are_read_and_not_drawn_back(pad, monkeypatch)
     sent = drawing_commands(pad, monkeypatch)
     inked_draw(pad, DIGIT_STROKES[7])
     assert sent == [], "the page inks its strokes itself: the kernel must not draw them again"
-    assert reading_attrs(pad) == ("digit", "7") and 'data-live="false"' in pad.reading.value
+    assert reading_attrs(pad) == ("digit", "7") and 'data-live="false"' in pad.view.reading.value
     by_mouse = Strokes()
     for stroke in DIGIT_STROKES[7]:
         by_mouse.add_stroke(dense(stroke))
@@ -409,13 +411,13 @@ def test_inked_batches_are_read_live_at_most_as_often_as_the_throttle_allows(pad
     clock = FakeClock()
     pad.throttle.clock = clock
     calls = []
-    real_predict = mnistlib.predict
+    real_predict = pad_module.fast_predict
 
     def counting_predict(model, image):
         calls.append(pad.strokes.drawing)  # True: a live prediction, False: the final one
         return real_predict(model, image)
 
-    monkeypatch.setattr(mnistlib, "predict", counting_predict)
+    monkeypatch.setattr(pad_module, "fast_predict", counting_predict)
     custom(pad, event="mnist_down", x=150, y=45)
     for i in range(20):  # a batch of three moves every 50 ms, for 1 s
         clock.now += 0.05
@@ -425,21 +427,21 @@ def test_inked_batches_are_read_live_at_most_as_often_as_the_throttle_allows(pad
     assert 5 <= live <= 7 and all(calls), f"{live} live readings in 1 s"
     custom(pad, event="mnist_up")
     assert calls[live:] == [False]  # exactly one more, always, at the end of the stroke
-    assert 'data-strokes="1" data-live="false"' in pad.reading.value
+    assert 'data-strokes="1" data-live="false"' in pad.view.reading.value
 
 
 def test_warming_up_reads_once_and_leaves_the_pad_as_new(pad, monkeypatch):
     calls = []
-    real_predict = mnistlib.predict
+    real_predict = pad_module.fast_predict
     monkeypatch.setattr(
-        mnistlib, "predict", lambda model, image: calls.append(1) or real_predict(model, image)
+        pad_module, "fast_predict", lambda model, image: calls.append(1) or real_predict(model, image)
     )
     new = DrawingPad(pad.model)
     pad.warm_up()
     assert calls, "warm_up() read nothing"
     assert pad.strokes.is_empty and pad.prediction is None and pad.state == "blank"
     for part in ("reading", "bars", "message", "model_view"):
-        assert getattr(pad, part).value == getattr(new, part).value, part
+        assert getattr(pad.view, part).value == getattr(new.view, part).value, part
     inked_draw(pad, DIGIT_STROKES[7])  # and it reads as before
     assert reading_attrs(pad) == ("digit", "7")
 
@@ -450,7 +452,7 @@ def test_the_points_sent_with_the_pen_up_end_the_stroke(pad):
     custom(pad, event="mnist_moves", points=points[:10])
     custom(pad, event="mnist_up", points=points[10:])
     assert pad.strokes.strokes == [[(150.0, 40.0)] + [(float(x), float(y)) for x, y in points]]
-    assert 'data-strokes="1" data-live="false"' in pad.reading.value
+    assert 'data-strokes="1" data-live="false"' in pad.view.reading.value
     custom(pad, event="mnist_up", points=[[10, 10]])  # a second pen-up, with no stroke open: ignored
     assert len(pad.strokes.strokes[0]) == 20 and pad.strokes.finished == 1
 

@@ -1,12 +1,12 @@
-"""Collect mode as plain Python: which digit the pad asks for, who is drawing, saving into the class set.
+"""Collect mode as plain Python: which digit the pad asks for, who is drawing, saving into the class store.
 
-No widget library here: ``mnistlib.widgets`` puts a ``Collector`` behind the pad's Save button, and
+No widget library here: ``mnistlib.classroom.pad`` puts a ``Collector`` behind the pad's Save button, and
 the tests drive it without a browser. A collector either **asks** for digits ("Draw a 3": all ten
 digits in a shuffled order, then all ten again in a new order, so a class collects every digit
 evenly) or lets the student **pick** the label of what they drew. Each pad has its own anonymous
 student id (``anon-3f9a2c7b``); a nickname is used instead only where the teacher allows them.
 
-    collector = Collector(ClassSet())               # asks for digits; the class folder's store
+    collector = Collector(ClassStore())               # asks for digits; the class folder's store
     collector.prompt.digit                          # the digit asked for now
     outcome = collector.save(pad_strokes, prediction, model_name="CNN (shipped)")
     outcome.kind, outcome.text                      # "saved", "blank" or "error", and what to show
@@ -18,7 +18,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from mnistlib.classset import ClassSet, ClassSetError, new_student_id
+from mnistlib.classroom.store import ClassStore, ClassStoreError, new_student_id
 
 ASK, PICK = "ask", "pick"  # the two ways a pad gets a drawing's label
 MODES = (ASK, PICK)
@@ -65,24 +65,24 @@ class SaveOutcome:
 class Collector:
     """One pad's collect mode: asks for digits (or takes the student's label), saves drawings, says what happened.
 
-    ``store``: the ClassSet drawings go to (by default ``ClassSet()``, the class folder named by
+    ``store``: the ClassStore drawings go to (by default ``ClassStore()``, the class folder named by
     ``$MNISTLIB_CLASS_DIR``). ``mode``: "ask" (the pad names the digit to draw) or "pick" (the
     student picks it). ``allow_nicknames``: None follows the store's setting (a teacher sets
-    ``ClassSet().allow_nicknames = True`` once for the class); True lets this pad save under a
+    ``ClassStore().allow_nicknames = True`` once for the class); True lets this pad save under a
     nickname and records that permission in the store; False never does. ``seed`` fixes the order
     of the digits asked for (tests); by default every pad has its own.
     """
 
     def __init__(
         self,
-        store: ClassSet | None = None,
+        store: ClassStore | None = None,
         *,
         mode: str = ASK,
         allow_nicknames: bool | None = None,
         student: str | None = None,
         seed: int | None = None,
     ) -> None:
-        self.store = ClassSet() if store is None else store
+        self.store = ClassStore() if store is None else store
         self.student_id = student or new_student_id()  # one per pad, for as long as the pad lives
         self.prompt = DigitPrompt(seed)
         self.allow_nicknames = allow_nicknames
@@ -120,7 +120,7 @@ class Collector:
             return self.allow_nicknames
         try:
             return self.store.allow_nicknames
-        except ClassSetError:
+        except ClassStoreError:
             return False  # a store that cannot be read now: anonymous ids always work
 
     def prompt_text(self) -> str:
@@ -156,7 +156,7 @@ class Collector:
             if student != self.student_id and self.allow_nicknames and not self.store.allow_nicknames:
                 self.store.allow_nicknames = True  # this pad's teacher allows them: say so in the store
             record_id = self.store.add(drawing, label, student, prediction=prediction, model_name=model_name)
-        except ClassSetError as exc:
+        except ClassStoreError as exc:
             return SaveOutcome("error", f"Not saved. {exc}")
         except ValueError as exc:  # a nickname the store refuses, a drawing it cannot take
             return SaveOutcome("error", f"Not saved: {exc}")

@@ -24,11 +24,12 @@ import torch
 from class_support import ONE, SEVEN, bar_image
 
 import mnistlib
-from mnistlib import classset
-from mnistlib.classset import KINDS, SAMPLE_CLASS, ClassSet, ClassSetError, new_student_id
-from mnistlib.drawing import Strokes
+from mnistlib.classroom import store as classset
+from mnistlib.classroom.gallery import show_class_drawings
+from mnistlib.classroom.store import KINDS, SAMPLE_CLASS, ClassStore, ClassStoreError, new_student_id
+from mnistlib.classroom.strokes import Strokes
 from mnistlib.preprocess import BlankImageError, to_mnist
-from mnistlib.viz import WRONG_COLOR, show_class_drawings
+from mnistlib.viz import WRONG_COLOR
 
 FORK = mp.get_context("fork")
 
@@ -44,14 +45,14 @@ def pad_raster(strokes, brush: int = 18) -> np.ndarray:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ClassSet:
-    return ClassSet(tmp_path / "class" / "class.sqlite", timeout=5)
+def store(tmp_path: Path) -> ClassStore:
+    return ClassStore(tmp_path / "class" / "class.sqlite", timeout=5)
 
 
 # ----------------------------------------------------------------------------- the API
 
 
-def test_strokes_record_holds_everything_the_pad_knows(store: ClassSet) -> None:
+def test_strokes_record_holds_everything_the_pad_knows(store: ClassStore) -> None:
     probs = np.full(10, 0.02)
     probs[7] = 0.82
     student = new_student_id()
@@ -75,7 +76,9 @@ def test_strokes_record_holds_everything_the_pad_knows(store: ClassSet) -> None:
     assert store.get(rec.uuid).id == rid  # by UUID too
 
 
-def test_a_prediction_object_and_the_pads_strokes_are_taken_as_they_are(store: ClassSet, shipped_cnn) -> None:
+def test_a_prediction_object_and_the_pads_strokes_are_taken_as_they_are(
+    store: ClassStore, shipped_cnn
+) -> None:
     pad = Strokes(brush=24)
     for stroke in ONE:
         pad.add_stroke(stroke)
@@ -86,14 +89,14 @@ def test_a_prediction_object_and_the_pads_strokes_are_taken_as_they_are(store: C
     np.testing.assert_array_equal(rec.raster, pad.rasterize())
 
 
-def test_a_picture_is_stored_without_strokes(store: ClassSet) -> None:
+def test_a_picture_is_stored_without_strokes(store: ClassStore) -> None:
     rec = store.get(store.add(bar_image(), 1))
     assert rec.strokes is None and rec.predicted is None and rec.probabilities is None
     assert rec.raster.shape == (100, 80)
     np.testing.assert_array_equal(rec.model_input, as_uint8(to_mnist(bar_image())))
 
 
-def test_images_are_uint8_arrays_with_labels_students_ids_and_readings(store: ClassSet) -> None:
+def test_images_are_uint8_arrays_with_labels_students_ids_and_readings(store: ClassStore) -> None:
     a, b = new_student_id(), new_student_id()
     ids = [store.add(SEVEN, 7, a, prediction=(1, np.eye(10)[1])), store.add(ONE, 1, b), store.add(ONE, 1, a)]
     data = store.images()
@@ -108,7 +111,7 @@ def test_images_are_uint8_arrays_with_labels_students_ids_and_readings(store: Cl
 
 
 def test_an_empty_or_missing_store_reads_as_empty_and_creates_nothing(tmp_path: Path) -> None:
-    cs = ClassSet(tmp_path / "nowhere" / "class.sqlite")
+    cs = ClassStore(tmp_path / "nowhere" / "class.sqlite")
     assert len(cs) == 0 and cs.images().images.shape == (0, 28, 28) and cs.counts().total == 0
     assert not (tmp_path / "nowhere").exists()
 
@@ -133,25 +136,25 @@ def test_bad_input_is_a_value_error_and_writes_nothing(store, drawing, label, st
     assert len(store) == 0
 
 
-def test_nicknames_only_when_the_teacher_allows_them(store: ClassSet) -> None:
+def test_nicknames_only_when_the_teacher_allows_them(store: ClassStore) -> None:
     assert store.allow_nicknames is False
     with pytest.raises(ValueError, match="allow nicknames"):
         store.add(SEVEN, 7, "Zoe")
     store.allow_nicknames = True
-    assert ClassSet(store.path).allow_nicknames is True  # a setting of the store, for every pad
+    assert ClassStore(store.path).allow_nicknames is True  # a setting of the store, for every pad
     assert store.get(store.add(SEVEN, 7, "Zoe")).student == "Zoe"
 
 
 def test_default_folder_comes_from_the_environment(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MNISTLIB_CLASS_DIR", str(tmp_path / "shared"))
-    assert ClassSet().path == tmp_path / "shared" / "class.sqlite"
+    assert ClassStore().path == tmp_path / "shared" / "class.sqlite"
     monkeypatch.delenv("MNISTLIB_CLASS_DIR")
-    assert ClassSet().path == mnistlib.paths.DATA_DIR / "class" / "class.sqlite"
-    assert ClassSet(tmp_path).path == tmp_path / "class.sqlite"  # a folder means its class.sqlite
-    assert mnistlib.ClassSet is ClassSet and mnistlib.ClassSetError is ClassSetError
+    assert ClassStore().path == mnistlib.paths.DATA_DIR / "class" / "class.sqlite"
+    assert ClassStore(tmp_path).path == tmp_path / "class.sqlite"  # a folder means its class.sqlite
+    assert mnistlib.ClassStore is ClassStore and mnistlib.ClassStoreError is ClassStoreError
 
 
-def test_counts_per_digit_and_per_student_and_delete(store: ClassSet) -> None:
+def test_counts_per_digit_and_per_student_and_delete(store: ClassStore) -> None:
     a, b = new_student_id(), new_student_id()
     ids = [store.add(SEVEN, 7, a), store.add(ONE, 1, a), store.add(ONE, 1, b), store.add(SEVEN, 7, b)]
     counts = store.counts()
@@ -166,7 +169,7 @@ def test_counts_per_digit_and_per_student_and_delete(store: ClassSet) -> None:
 
 
 def test_merge_adds_each_record_once_and_keeps_deleted_ones_out(tmp_path: Path) -> None:
-    ours, theirs = ClassSet(tmp_path / "a.sqlite"), ClassSet(tmp_path / "b.sqlite")
+    ours, theirs = ClassStore(tmp_path / "a.sqlite"), ClassStore(tmp_path / "b.sqlite")
     ours.add(SEVEN, 7)
     their_ids = [theirs.add(ONE, 1), theirs.add(SEVEN, 7), theirs.add(bar_image(), 1)]
     assert ours.merge(theirs) == 3 and len(ours) == 4
@@ -182,7 +185,7 @@ def test_merge_adds_each_record_once_and_keeps_deleted_ones_out(tmp_path: Path) 
     assert len(theirs) == 3  # the other store is only read
 
 
-def test_gallery_shows_ids_and_labels_and_marks_misread_drawings(store: ClassSet) -> None:
+def test_gallery_shows_ids_and_labels_and_marks_misread_drawings(store: ClassStore) -> None:
     ok = store.add(SEVEN, 7, prediction=(7, np.eye(10)[7]))
     wrong = store.add(ONE, 1, prediction=(7, np.eye(10)[7]))
     fig = show_class_drawings(store.images(), title="Ours")
@@ -196,7 +199,7 @@ def test_gallery_shows_ids_and_labels_and_marks_misread_drawings(store: ClassSet
 
 
 def _writer(path: str, student: str, n: int, start, out) -> None:
-    cs = ClassSet(path)
+    cs = ClassStore(path)
     start.wait()
     out.send([cs.add(ONE if i % 2 else SEVEN, 1 if i % 2 else 7, student) for i in range(n)])
 
@@ -220,7 +223,7 @@ def test_thirty_kernels_saving_at_once_lose_nothing(tmp_path: Path) -> None:
     for p in procs:
         p.join(10)
         assert p.exitcode == 0
-    cs = ClassSet(path)
+    cs = ClassStore(path)
     ids = [i for chunk in returned for i in chunk]
     assert len(cs) == writers * per_writer and sorted(ids) == sorted(cs.images().ids.tolist())
     assert all(sum(row) == per_writer for row in cs.counts().per_student.values())
@@ -230,7 +233,7 @@ def test_thirty_kernels_saving_at_once_lose_nothing(tmp_path: Path) -> None:
 
 
 def _saver_until_killed(path: str, out_fd: int) -> None:
-    cs = ClassSet(path)
+    cs = ClassStore(path)
     while True:
         rid = cs.add(SEVEN, 7, prediction=(7, np.eye(10)[7]))
         os.write(out_fd, f"{rid}\n".encode())  # reported only once add() has returned: committed
@@ -251,7 +254,7 @@ def test_killing_writers_mid_save_loses_no_saved_record_and_corrupts_nothing(tmp
         child.join()
         with os.fdopen(read_fd) as f:
             reported += [int(line) for line in f.read().split()]
-    cs = ClassSet(path)
+    cs = ClassStore(path)
     stored = set(cs.images().ids.tolist())
     assert reported and set(reported) <= stored  # every save that returned is there
     assert len(stored) - len(reported) <= kills  # at most the one in flight at each kill
@@ -268,10 +271,10 @@ def _hang_before_commit(path: str) -> None:
         return conn
 
     classset.sqlite3.connect = connect  # only in this child process
-    ClassSet(path).add(ONE, 1)
+    ClassStore(path).add(ONE, 1)
 
 
-def test_a_kernel_killed_inside_its_save_leaves_no_half_record_and_no_lock(store: ClassSet) -> None:
+def test_a_kernel_killed_inside_its_save_leaves_no_half_record_and_no_lock(store: ClassStore) -> None:
     store.add(SEVEN, 7)
     child = FORK.Process(target=_hang_before_commit, args=(str(store.path),))
     child.start()
@@ -292,7 +295,7 @@ def test_a_kernel_killed_inside_its_save_leaves_no_half_record_and_no_lock(store
     child.join()
     assert store.images().labels.tolist() == [7]  # the killed save left nothing
     store.check()
-    store.timeout = 1
+    store = ClassStore(store.path, timeout=1)
     assert len(store.images(label=1).ids) == 0 and store.add(ONE, 1)  # and no lock
 
 
@@ -308,13 +311,13 @@ def assert_store_error(exc_info, kind: str, *words: str) -> None:
         assert word in text, f"{word!r} not in: {text}"
 
 
-def test_a_locked_store_says_busy_and_works_once_released(store: ClassSet) -> None:
+def test_a_locked_store_says_busy_and_works_once_released(store: ClassStore) -> None:
     store.add(SEVEN, 7)
-    store.timeout = 0.3
+    store = ClassStore(store.path, timeout=0.3)
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another program in the middle of a write
     began = time.perf_counter()
-    with pytest.raises(ClassSetError) as exc_info:
+    with pytest.raises(ClassStoreError) as exc_info:
         store.add(ONE, 1)
     assert 0.25 < time.perf_counter() - began < 3  # it waited, then gave up
     assert_store_error(exc_info, "locked", "busy", "Try again", "nothing was saved half-way")
@@ -324,7 +327,7 @@ def test_a_locked_store_says_busy_and_works_once_released(store: ClassSet) -> No
     holder.execute("PRAGMA locking_mode=EXCLUSIVE")  # a program that keeps the whole file to itself
     holder.execute("BEGIN EXCLUSIVE")
     holder.execute("COMMIT")
-    with pytest.raises(ClassSetError) as exc_info:
+    with pytest.raises(ClassStoreError) as exc_info:
         len(store)
     assert_store_error(exc_info, "locked", "Could not count the drawings")
     holder.close()
@@ -334,10 +337,10 @@ def test_a_locked_store_says_busy_and_works_once_released(store: ClassSet) -> No
 def test_a_corrupt_store_says_damaged_and_a_new_one_starts_once_it_is_moved_aside(tmp_path: Path) -> None:
     path = tmp_path / "class.sqlite"
     path.write_bytes(random.Random(0).randbytes(20_000))
-    cs = ClassSet(path)
+    cs = ClassStore(path)
     assert cs  # a handle: truthy without reading the file
     for operation in (lambda: cs.add(SEVEN, 7), lambda: len(cs), cs.images, cs.counts):
-        with pytest.raises(ClassSetError) as exc_info:
+        with pytest.raises(ClassStoreError) as exc_info:
             operation()
         assert_store_error(exc_info, "corrupt", "damaged", "rename the file aside")
     assert path.stat().st_size == 20_000  # untouched: the teacher may want to rescue it
@@ -345,7 +348,9 @@ def test_a_corrupt_store_says_damaged_and_a_new_one_starts_once_it_is_moved_asid
     assert cs.add(SEVEN, 7) and len(cs) == 1
 
 
-def test_damaged_pages_are_found_by_check_and_a_restored_copy_works(store: ClassSet, tmp_path: Path) -> None:
+def test_damaged_pages_are_found_by_check_and_a_restored_copy_works(
+    store: ClassStore, tmp_path: Path
+) -> None:
     for i in range(12):
         store.add(SEVEN if i % 2 else ONE, 7 if i % 2 else 1)
     store.check()
@@ -354,7 +359,7 @@ def test_damaged_pages_are_found_by_check_and_a_restored_copy_works(store: Class
     with open(store.path, "r+b") as f:  # a disk fault: garbage over pages 2-5
         f.seek(4096)
         f.write(random.Random(1).randbytes(4 * 4096))
-    with pytest.raises(ClassSetError) as exc_info:
+    with pytest.raises(ClassStoreError) as exc_info:
         store.check()
     assert_store_error(exc_info, "corrupt", "damaged")
     shutil.copy(backup, store.path)
@@ -367,46 +372,46 @@ def test_a_file_of_another_program_or_an_unreachable_folder_is_unavailable(tmp_p
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE notes (text)")
     conn.close()
-    with pytest.raises(ClassSetError) as exc_info:
-        ClassSet(other).add(SEVEN, 7)
+    with pytest.raises(ClassStoreError) as exc_info:
+        ClassStore(other).add(SEVEN, 7)
     assert_store_error(exc_info, "unavailable", "another program")
-    newer = ClassSet(tmp_path / "newer.sqlite")
+    newer = ClassStore(tmp_path / "newer.sqlite")
     newer.add(SEVEN, 7)
     with sqlite3.connect(newer.path) as conn:
         conn.execute("PRAGMA user_version = 99")
     conn.close()
-    with pytest.raises(ClassSetError) as exc_info:
+    with pytest.raises(ClassStoreError) as exc_info:
         len(newer)
     assert_store_error(exc_info, "unavailable", "newer mnistlib")
     (tmp_path / "file").write_text("not a folder")
-    with pytest.raises(ClassSetError) as exc_info:
-        ClassSet(tmp_path / "file" / "class.sqlite").add(SEVEN, 7)
+    with pytest.raises(ClassStoreError) as exc_info:
+        ClassStore(tmp_path / "file" / "class.sqlite").add(SEVEN, 7)
     assert_store_error(exc_info, "unavailable", "MNISTLIB_CLASS_DIR")
 
 
 def test_a_full_store_says_full_keeps_what_it_had_and_works_once_there_is_room(tmp_path: Path) -> None:
     # max_bytes applies PRAGMA max_page_count to each connection: SQLite then fails as on a full disk.
-    cs = ClassSet(tmp_path / "class.sqlite", max_bytes=48 * 1024)
+    cs = ClassStore(tmp_path / "class.sqlite", max_bytes=48 * 1024)
     saved = 0
-    with pytest.raises(ClassSetError) as exc_info:
+    with pytest.raises(ClassStoreError) as exc_info:
         for _ in range(100):
             cs.add(SEVEN, 7)
             saved += 1
     assert_store_error(exc_info, "full", "full", "free space", "nothing was saved half-way")
     assert saved > 0 and len(cs) == saved
     cs.check()
-    cs.max_bytes = None  # the teacher made room
+    cs = ClassStore(cs.path)  # the teacher made room
     cs.add(SEVEN, 7)
     assert len(cs) == saved + 1
 
 
-def test_a_store_opened_read_only_refuses_to_write_but_reads(store: ClassSet) -> None:
+def test_a_store_opened_read_only_refuses_to_write_but_reads(store: ClassStore) -> None:
     store.add(SEVEN, 7)
-    looking = ClassSet(store.path, read_only=True)
-    with pytest.raises(ClassSetError) as exc_info:
+    looking = ClassStore(store.path, read_only=True)
+    with pytest.raises(ClassStoreError) as exc_info:
         looking.add(ONE, 1)
     assert_store_error(exc_info, "read-only", "read_only=True")
-    with pytest.raises(ClassSetError):
+    with pytest.raises(ClassStoreError):
         looking.delete(1)
     assert len(looking) == 1 and looking.images().labels.tolist() == [7]
 
@@ -416,11 +421,11 @@ def _as_nobody(path: str, conn) -> None:
     if os.geteuid() == 0:
         os.setgid(65534)
         os.setuid(65534)
-    cs = ClassSet(path, timeout=2)
+    cs = ClassStore(path, timeout=2)
     try:
         cs.add(ONE, 1)
         first = ("saved", "")
-    except ClassSetError as exc:
+    except ClassStoreError as exc:
         first = (exc.kind, str(exc))
     conn.send((first, len(cs), cs.images().labels.tolist()))
     conn.recv()  # the teacher fixed the permissions
@@ -432,7 +437,7 @@ def test_a_read_only_folder_says_read_only_reads_fine_and_works_once_writable() 
     try:
         folder.chmod(0o755)
         path = folder / "class.sqlite"
-        ClassSet(path).add(SEVEN, 7)
+        ClassStore(path).add(SEVEN, 7)
         path.chmod(0o444)
         folder.chmod(0o555)
         parent, child_end = FORK.Pipe()

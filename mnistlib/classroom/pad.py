@@ -1,11 +1,11 @@
 """The drawing pad: draw a digit (mouse, finger or stylus) or upload a picture and watch a model read it.
 
-With ``mnistlib.collect_view`` the only modules that import ipycanvas and ipywidgets. It wires
-plain-Python parts together: ``mnistlib.drawing`` keeps the strokes and decides when a live reading
-is due, ``mnistlib.panels`` renders the HTML panels, and ``mnistlib.predict`` reads the digit.
-``PadView`` is what is on the page; ``DrawingPad`` adds the pad's state and actions (clear, undo,
-read, save) and ``PadEvents`` routes what the student draws, clicks or uploads to them. Collect mode (``DrawingPad(collect=True)``) adds ``mnistlib.collect_view``'s controls,
-behind which a ``mnistlib.collect.Collector`` asks for digits and saves drawings in the class store.
+Three parts, each with one job. ``PadView`` is what is on the page (ipycanvas and ipywidgets);
+``DrawingPad`` keeps the pad's state and does its actions (clear, undo, read, save), showing the
+result in its view; ``PadEvents`` routes what the student draws, clicks or uploads to those
+actions. The strokes live in ``strokes.Strokes``, the HTML panels come from ``panels``, and
+readings from ``fast_route.fast_predict`` (``mnistlib.predict``'s answers, faster). Collect mode,
+``DrawingPad(collect=True)``, adds ``collect_view``'s controls in front of a ``collect.Collector``.
 """
 
 from __future__ import annotations
@@ -20,12 +20,24 @@ import numpy as np
 from ipycanvas import Canvas, hold_canvas
 from torch import nn
 
-import mnistlib
-from mnistlib.checkpoints import CheckpointError, ModelShelf, model_choices
-from mnistlib.classset import ClassSet
-from mnistlib.collect import Collector, SaveOutcome
-from mnistlib.collect_view import CollectControls, CollectView, make_collector
-from mnistlib.drawing import (
+from mnistlib.checkpoints import CheckpointError
+from mnistlib.classroom.collect import Collector, SaveOutcome
+from mnistlib.classroom.collect_view import CollectControls, CollectView
+from mnistlib.classroom.fast_route import fast_predict
+from mnistlib.classroom.model_menu import ModelShelf, model_choices
+from mnistlib.classroom.panels import (
+    PAD_CSS,
+    bars_html,
+    caption_html,
+    message_html,
+    png_bytes,
+    reading_html,
+    reading_state,
+    step_caption_html,
+    upload_error_text,
+)
+from mnistlib.classroom.store import ClassStore
+from mnistlib.classroom.strokes import (
     BRUSH_WIDTH,
     LIVE_INTERVAL,
     MAX_UPLOAD_BYTES,
@@ -38,30 +50,14 @@ from mnistlib.drawing import (
     preprocessing_steps,
     upload_preview,
 )
-from mnistlib.panels import (
-    PAD_CSS,
-    bars_html,
-    caption_html,
-    message_html,
-    png_bytes,
-    reading_html,
-    reading_state,
-    step_caption_html,
-    upload_error_text,
-)
-
-# Notebook 04 imports these from here; they live in mnistlib.drawing.
-__all__ = ["UNSURE_BELOW", "DrawingPad", "PadView", "Strokes", "preprocessing_steps", "steps_widget"]
+from mnistlib.prediction import Prediction
+from mnistlib.preprocess import BlankImageError
 
 BLANK_INPUT = np.zeros((28, 28), np.uint8)
 
 
 def _px(size: int) -> str:
     return f"{size}px"
-
-
-def _flex_layout(grow: float) -> widgets.Layout:
-    return widgets.Layout(flex=f"{grow} 1 0", min_width="0")
 
 
 def steps_widget(steps: Sequence[tuple[str, np.ndarray]], size: int = 120) -> widgets.HBox:
@@ -80,20 +76,20 @@ def steps_widget(steps: Sequence[tuple[str, np.ndarray]], size: int = 120) -> wi
 class PadView(widgets.VBox):
     """What the pad puts on the page: canvas, buttons, model menu, reading, bars and the model's input.
 
-    ``collect=True`` adds collect mode's ``CollectView`` (its widgets are attributes of the view too:
-    ``prompt``, ``save_button``, ``mode_toggle``, ``label_picker``, ``nickname``).
+    ``collect`` is collect mode's ``CollectView`` (its prompt goes above the canvas, its controls
+    under the buttons), or None.
     """
 
-    def __init__(self, model_labels: Sequence[str], collect: bool = False, nicknames: bool = False) -> None:
+    def __init__(self, model_labels: Sequence[str], brush: int, collect: CollectView | None = None) -> None:
         self.canvas = Canvas(
             width=PAD_SIZE, height=PAD_SIZE, layout=widgets.Layout(width=_px(PAD_SIZE), height=_px(PAD_SIZE))
         )
         self.canvas.add_class("mnist-canvas")
-        # Three buttons as wide as the pad together; Upload's label is the longest.
-        self.clear_button = widgets.Button(description="Clear", icon="eraser", layout=_flex_layout(1))
-        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=_flex_layout(1))
+        self.canvas.add_class(f"mnist-brush-{brush}")  # for the app page's script that inks strokes itself
+        self.clear_button = widgets.Button(description="Clear", icon="eraser", layout=_flex(1))
+        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=_flex(1))
         self.upload = widgets.FileUpload(
-            accept="image/*", multiple=False, description="Upload", layout=_flex_layout(1.4)
+            accept="image/*", multiple=False, description="Upload", layout=_flex(1.4)
         )
         self.model_menu = widgets.Dropdown(
             options=list(model_labels), description="Model", layout=widgets.Layout(width=_px(PAD_SIZE))
@@ -115,11 +111,7 @@ class PadView(widgets.VBox):
             layout=widgets.Layout(width=_px(MODEL_VIEW_SIZE)),
         )
         self.steps = widgets.HBox(layout=widgets.Layout(display="none"))
-        self.collect_view = CollectView(nicknames) if collect else None
-        if self.collect_view is not None:
-            v = self.collect_view
-            self.prompt, self.save_button, self.mode_toggle = v.prompt, v.save_button, v.mode_toggle
-            self.label_picker, self.nickname = v.label_picker, v.nickname
+        self.collect = collect
         for widget, css in [
             (self.reading, "mnist-reading"),
             (self.bars, "mnist-bars-panel"),
@@ -138,9 +130,15 @@ class PadView(widgets.VBox):
         column = widgets.Layout(width=_px(PAD_SIZE + 4))
         buttons = widgets.HBox([self.clear_button, self.undo_button, self.upload], layout=column)
         controls = [self.canvas, buttons, self.model_menu, self.message]
-        if self.collect_view is not None:
-            v = self.collect_view
-            controls = [v.prompt, self.canvas, buttons, *v.below, self.model_menu, self.message]
+        if self.collect is not None:
+            controls = [
+                self.collect.prompt,
+                self.canvas,
+                buttons,
+                *self.collect.below,
+                self.model_menu,
+                self.message,
+            ]
         left = widgets.VBox(controls, layout=column)
         middle = widgets.VBox([self.reading, self.bars], layout=widgets.Layout(width="240px"))
         caption = widgets.HTML(caption_html("What the model sees<br>28 x 28 pixels"))
@@ -165,8 +163,7 @@ class PadView(widgets.VBox):
         c.on_mouse_move(move)
         c.on_mouse_up(lambda x, y: up())
         c.on_mouse_out(lambda x, y: up())  # a stroke that leaves the pad ends there
-        # Touch events carry a list of fingers; the first one draws. touch_end lists the fingers still
-        # down (usually none): the stroke already holds its last point.
+        # The first finger draws; touch_end lists the fingers still down, so the stroke keeps its last point.
         c.on_touch_start(lambda touches: touches and down(*touches[0]))
         c.on_touch_move(lambda touches: touches and move(*touches[0]))
         c.on_touch_end(lambda touches: up())
@@ -190,7 +187,9 @@ class PadView(widgets.VBox):
                 else:
                     c.fill_circle(*stroke[0], strokes.brush / 2)
 
-    def show_reading(self, prediction: Any, strokes: int, live: bool, unsure_below: float) -> str:
+    def show_reading(
+        self, prediction: Prediction | None, strokes: int, live: bool, unsure_below: float
+    ) -> str:
         """Show a Prediction (or None: blank) in the reading, the bars and the 28x28 view; return its state."""
         p = None if prediction is None else np.asarray(prediction.probabilities)
         state = reading_state(p, unsure_below)
@@ -221,23 +220,24 @@ class PadView(widgets.VBox):
             self.show_steps(source)
 
     def set_message(self, text: str = "", kind: str = "info") -> None:
-        """Show a line of text under the pad (``kind`` "error" in red, "saved" in green); empty text hides it."""
+        """Show a line of text under the pad (``kind`` "error", "saved", ...); empty text hides it."""
         self.message.value = message_html(text, kind)
 
-    def show_prompt(self, text: str, digit: int | None, mode: str) -> None:
-        """Show collect mode's prompt; in pick mode, the label picker under the Save button."""
-        self.collect_view.show_prompt(text, digit, mode)
+
+def _flex(grow: float) -> widgets.Layout:
+    return widgets.Layout(flex=f"{grow} 1 0", min_width="0")
 
 
-class DrawingPad(PadView):
+class DrawingPad:
     """Draw a digit (or upload a picture) and see the model's reading and its ten probabilities live.
 
     Display it as the last expression of a cell: ``DrawingPad()`` offers the shipped CNN and MLP and
-    any ``models/student_*.pt`` checkpoint; ``DrawingPad(model)`` adds a model you already have.
+    any ``models/student_*.pt`` checkpoint; ``DrawingPad(model)`` adds a model you already have. Its
+    widgets are ``pad.view``'s.
 
     Collect mode, ``DrawingPad(collect=True)``: the pad asks for a digit ("Draw a 3"; ``ask=False``
     starts with the student picking the label instead) and **Save** stores the drawing in the class
-    store: ``store`` (a ClassSet or its path), by default ``ClassSet()``, the folder named by
+    store: ``store`` (a ClassStore or its path), by default ``ClassStore()``, the folder named by
     ``$MNISTLIB_CLASS_DIR``. ``allow_nicknames``: True shows a Nickname field (the teacher allows
     nicknames), None shows it if the store allows them, False never does.
     """
@@ -251,46 +251,50 @@ class DrawingPad(PadView):
         unsure_below: float = UNSURE_BELOW,
         live_interval: float = LIVE_INTERVAL,
         collect: bool = False,
-        store: ClassSet | str | os.PathLike | None = None,
+        store: ClassStore | str | os.PathLike | None = None,
         ask: bool = True,
         allow_nicknames: bool | None = None,
     ) -> None:
         self.strokes = Strokes(PAD_SIZE, PAD_SIZE, brush)
         self.throttle = Throttle(live_interval)
         self.unsure_below = unsure_below
-        self.prediction: Any = None  # the last mnistlib Prediction shown, None when blank
+        self.prediction: Prediction | None = None  # the last reading shown, None when blank
         self.state = "blank"  # "blank", "digit" or "unsure"
-        self._upload: tuple[str, bytes, np.ndarray] | None = None  # (name, file bytes, preview) when shown
+        self.uploaded: tuple[str, bytes, np.ndarray] | None = None  # (name, file bytes, preview) when shown
         offered = {} if model is None else {"This notebook's model": model}
         self.models = ModelShelf({**offered, **(model_choices() if choices is None else choices)})
-        # Collect mode's state, None when the pad only reads.
-        self.collector: Collector | None = make_collector(store, ask, allow_nicknames) if collect else None
-        nicknames = self.collector is not None and self.collector.nicknames_shown()
-        super().__init__(self.models.labels, collect=collect, nicknames=nicknames)
-        # The brush's width, for the app page's script that inks strokes in the browser.
-        self.canvas.add_class(f"mnist-brush-{brush}")
+        self.collector: Collector | None = None
+        collect_view = None
+        if collect:
+            class_store = store if store is None or isinstance(store, ClassStore) else ClassStore(store)
+            self.collector = Collector(
+                class_store, mode="ask" if ask else "pick", allow_nicknames=allow_nicknames
+            )
+            collect_view = CollectView(self.collector.nicknames_shown())
+        self.view = PadView(self.models.labels, brush, collect_view)
+        self.model = self.models.load(self.view.model_menu.value)
+        self.model_label = self.view.model_menu.value
         self.events = PadEvents(self)
-        self.model = self.models.load(self.model_menu.value)
         self.redraw()
-        self._collect: CollectControls | None = None
         if self.collector is not None:
-            self._collect = CollectControls(self, self.collect_view, self.collector)
+            self.collect_controls = CollectControls(collect_view, self.collector, on_save=self.save)
+            collect_view.mode_toggle.observe(lambda _: self.view.set_message(), "value")
 
     def __repr__(self) -> str:
-        # The default repr lists every child widget (PNG bytes included): too long for a notebook.
-        return (
-            f"DrawingPad(model={self.model_menu.value!r}, strokes={len(self.strokes)}, state={self.state!r})"
-        )
+        return f"DrawingPad(model={self.model_label!r}, strokes={len(self.strokes)}, state={self.state!r})"
 
-    # ---- public actions -------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        """Show the pad's view when the pad is the last expression of a cell."""
+        return self.view._repr_mimebundle_(**kwargs)
+
+    # ---- actions ---------------------------------------------------------------------------------
 
     def warm_up(self) -> None:
         """Read a sample stroke once and wipe it, so that a student's first stroke is read as fast as the rest.
 
         The first reading in a process pays one-time costs (PyTorch's first call, the folded network,
-        Pillow's PNG encoder, and in a forked app kernel the copying of the memory it shares with its
-        template): about 30 ms each. Thirty kernels paying them together, as a class starts drawing,
-        held the first readings up for seconds. The app notebook calls this before any student comes.
+        Pillow's PNG encoder, and in a forked app kernel the copying of memory shared with its
+        template). The app notebook calls this before any student comes.
         """
         self.strokes.add_stroke([(140.0, 50.0), (140.0, 230.0)])
         self.update()
@@ -299,8 +303,8 @@ class DrawingPad(PadView):
     def clear(self) -> None:
         """Wipe the pad and go back to the "draw a digit" state."""
         self.strokes.clear()
-        self._upload = None
-        self.set_message()
+        self.uploaded = None
+        self.view.set_message()
         self.redraw()
         self.update()
 
@@ -310,21 +314,43 @@ class DrawingPad(PadView):
             self.redraw()
             self.update()
 
+    def start_stroke(self, x: float, y: float, paint: bool) -> None:
+        """Begin a stroke at (x, y); a shown upload gives way to the drawing (``paint``: dot it on the canvas)."""
+        if self.uploaded is not None:
+            self.uploaded = None
+            self.redraw()
+        self.view.set_message()
+        self.strokes.start(x, y)
+        if paint:
+            self.view.canvas.fill_circle(x, y, self.strokes.brush / 2)
+
     def read_file(self, name: str, content: bytes) -> bool:
         """Read an image file's bytes as the upload button does; return True if it was read."""
         try:
             if len(content) > MAX_UPLOAD_BYTES:
                 raise UploadTooLargeError(len(content))
-            prediction = mnistlib.predict(self.model, content)
+            prediction = fast_predict(self.model, content)
         except Exception as exc:  # noqa: BLE001 - the pad must keep working whatever a file holds
-            self.set_message(upload_error_text(name, exc), "error")
+            self.view.set_message(upload_error_text(name, exc), "error")
             return False
         self.strokes.clear()
-        self._upload = (name, content, upload_preview(content))
-        self.set_message(f"Reading the uploaded {name}. Draw on the pad to go back to drawing.")
+        self.uploaded = (name, content, upload_preview(content))
+        self.view.set_message(f"Reading the uploaded {name}. Draw on the pad to go back to drawing.")
         self.redraw()
         self._show(prediction)
         return True
+
+    def choose_model(self, label: str) -> None:
+        """Read with the model under ``label``; on a broken file, say so and keep the current one."""
+        try:
+            model = self.models.load(label)
+        except CheckpointError as exc:
+            self.view.set_message(str(exc), "error")
+            self.view.model_menu.value = self.model_label
+            return
+        self.model, self.model_label = model, label
+        self.view.set_message(f"Now reading with: {label}{self.models.note(label)}.")
+        self.update()
 
     def update(self) -> None:
         """Read the current drawing or upload with the selected model and show the result."""
@@ -334,12 +360,11 @@ class DrawingPad(PadView):
             return
         with self.throttle.run():
             try:
-                # mnistlib.predict runs a single image on one thread, fast enough for live readings.
-                prediction = mnistlib.predict(self.model, source)
-            except mnistlib.BlankImageError:
+                prediction = fast_predict(self.model, source)
+            except BlankImageError:
                 prediction = None
             except Exception as exc:  # noqa: BLE001 - show the problem, keep the pad alive
-                self.set_message(f"Could not read the drawing: {exc}", "error")
+                self.view.set_message(f"Could not read the drawing: {exc}", "error")
                 return
         self._show(prediction)
 
@@ -350,27 +375,46 @@ class DrawingPad(PadView):
         pad, no label picked, a locked, damaged, read-only or full store) the message line says so
         and the drawing stays on the pad, to save again later.
         """
-        if self._collect is None:
+        if self.collector is None:
             raise RuntimeError("This pad does not collect drawings: make it with DrawingPad(collect=True).")
-        return self._collect.save(self._upload[1] if self._upload is not None else self.strokes)
+        prediction = None
+        if self.current_image() is not None:
+            try:  # read again exactly what is saved: the reading shown may be a live one
+                prediction = fast_predict(self.model, self.current_image())
+            except Exception:  # noqa: BLE001 - a drawing the model cannot read is saved without a reading
+                prediction = None
+        drawing = self.uploaded[1] if self.uploaded is not None else self.strokes
+        try:
+            outcome = self.collector.save(drawing, prediction, model_name=self.model_label)
+        except Exception as exc:  # noqa: BLE001 - nothing that goes wrong in a save may break the pad
+            outcome = SaveOutcome("error", f"Not saved ({type(exc).__name__}: {exc}).")
+        if outcome.kind == "saved":
+            self.clear()
+        self.collect_controls.saved(outcome)
+        self.view.set_message(outcome.text, outcome.kind)
+        return outcome
 
     def current_image(self) -> np.ndarray | bytes | None:
         """Return what the model reads now: the uploaded file's bytes, the rasterised strokes, or None."""
-        if self._upload is not None:
-            return self._upload[1]
+        if self.uploaded is not None:
+            return self.uploaded[1]
         return None if self.strokes.is_empty else self.strokes.rasterize()
 
     def redraw(self) -> None:
         """Repaint the canvas from the kernel's copy of the strokes (or the upload)."""
-        self.paint(self.strokes, None if self._upload is None else self._upload[2])
+        self.view.paint(self.strokes, None if self.uploaded is None else self.uploaded[2])
 
-    def _show(self, prediction: Any) -> None:
+    def toggle_steps(self, shown: bool) -> None:
+        """Show or hide how the current drawing becomes a 28x28 digit."""
+        self.view.toggle_steps(shown, self.current_image())
+
+    def _show(self, prediction: Prediction | None) -> None:
         self.prediction = prediction
-        self.state = self.show_reading(
+        self.state = self.view.show_reading(
             prediction, self.strokes.finished, self.strokes.drawing, self.unsure_below
         )
-        if self.steps_toggle.value and not self.strokes.drawing:
-            self.show_steps(self.current_image())
+        if self.view.steps_toggle.value and not self.strokes.drawing:
+            self.view.show_steps(self.current_image())
 
 
 class PadEvents:
@@ -378,35 +422,27 @@ class PadEvents:
 
     def __init__(self, pad: DrawingPad) -> None:
         self.pad = pad
-        self.model_label = pad.model_menu.value  # the model loaded last: a failed load goes back to it
         self._repainted = False  # the kernel repainted the canvas when the open inked stroke began
-        pad.canvas.on_client_ready(self.client_ready)
-        pad.on_pointer(self.pointer_down, self.pointer_move, self.pointer_up)
-        pad.canvas.on_msg(self.inked_strokes)
-        pad.clear_button.on_click(lambda _: pad.clear())
-        pad.undo_button.on_click(lambda _: pad.undo())
-        pad.upload.observe(self.file_uploaded, "value")
-        pad.model_menu.observe(self.model_chosen, "value")
-        pad.steps_toggle.observe(lambda change: pad.toggle_steps(change["new"], pad.current_image()), "value")
+        view = pad.view
+        view.canvas.on_client_ready(self.client_ready)
+        view.on_pointer(self.pointer_down, self.pointer_move, self.pointer_up)
+        view.canvas.on_msg(self.inked_strokes)
+        view.clear_button.on_click(lambda _: pad.clear())
+        view.undo_button.on_click(lambda _: pad.undo())
+        view.upload.observe(self.file_uploaded, "value")
+        view.model_menu.observe(self.model_chosen, "value")
+        view.steps_toggle.observe(lambda change: pad.toggle_steps(change["new"]), "value")
 
     def client_ready(self) -> None:
         """Repaint a new browser view of the canvas."""
-        # A new browser view (a reload, Voila) starts with a blank canvas and never got the commands
-        # sent before it connected. ipycanvas also remembers on the kernel side which canvas the
-        # browser draws on, and that memory is stale after a reload (ipycanvas#322): forget it so
-        # the next command names the canvas again.
-        self.pad.canvas._canvas_manager._current_canvas = None
+        # A new browser view (a reload, Voila) starts blank and never got the commands sent before it
+        # connected; ipycanvas's memory of the current canvas is stale after a reload (ipycanvas#322).
+        self.pad.view.canvas._canvas_manager._current_canvas = None
         self.pad.redraw()
 
     def pointer_down(self, x: float, y: float) -> None:
-        """Start a stroke (drawing replaces a shown upload) and paint its first dot."""
-        pad = self.pad
-        if pad._upload is not None:
-            pad._upload = None
-            pad.redraw()
-        pad.set_message()
-        pad.strokes.start(x, y)
-        pad.canvas.fill_circle(x, y, pad.strokes.brush / 2)
+        """Start a stroke and paint its first dot."""
+        self.pad.start_stroke(x, y, paint=True)
 
     def pointer_move(self, x: float, y: float) -> None:
         """Extend the stroke on the canvas at once; read it live when the throttle says one is due."""
@@ -414,8 +450,7 @@ class PadEvents:
         previous = pad.strokes.add(x, y)
         if previous is None:
             return
-        # Colour, width and round caps were set by redraw(), which every new browser view runs first.
-        pad.canvas.stroke_line(*previous, x, y)
+        pad.view.canvas.stroke_line(*previous, x, y)  # colour, width and caps were set by redraw()
         if pad.throttle.due():
             pad.update()
 
@@ -428,18 +463,13 @@ class PadEvents:
         """Take a stroke the browser has inked itself (the app page's pad_client.js), in batches of points.
 
         ``mnist_down`` (x, y), ``mnist_moves`` (points) and ``mnist_up`` (the last points, if any):
-        the canvas already shows them, so nothing is drawn back, and a batch is one message instead
-        of one per mouse move.
-        ipycanvas's own events (JupyterLab, or a page without the script) go to pointer_* instead.
+        the canvas already shows them, so nothing is drawn back. ipycanvas's own events (JupyterLab)
+        go to pointer_* instead.
         """
         pad, event = self.pad, content.get("event")
         if event == "mnist_down":
-            self._repainted = pad._upload is not None
-            pad._upload = None  # drawing replaces a shown upload
-            pad.set_message()
-            pad.strokes.start(content["x"], content["y"])
-            if self._repainted:
-                pad.redraw()
+            self._repainted = pad.uploaded is not None
+            pad.start_stroke(content["x"], content["y"], paint=False)
         elif event == "mnist_moves":
             added = [pad.strokes.add(x, y) for x, y in content.get("points", [])]
             if any(p is not None for p in added) and pad.throttle.due():
@@ -457,21 +487,10 @@ class PadEvents:
         files = change["new"]
         if not files:
             return  # our own reset below
-        file = files[0]
-        self.pad.read_file(file["name"], bytes(file["content"]))
-        self.pad.upload.value = ()  # so that uploading the same file again fires again
+        self.pad.read_file(files[0]["name"], bytes(files[0]["content"]))
+        self.pad.view.upload.value = ()  # so that uploading the same file again fires again
 
     def model_chosen(self, change: dict) -> None:
-        """Load the model picked in the menu; on a broken file, say so and go back to the one that works."""
-        pad, label = self.pad, change["new"]
-        if label == self.model_label:
-            return  # our own revert after a failed load: keep its error message
-        try:
-            model = pad.models.load(label)
-        except CheckpointError as exc:
-            pad.set_message(str(exc), "error")
-            pad.model_menu.value = self.model_label
-            return
-        pad.model, self.model_label = model, label
-        pad.set_message(f"Now reading with: {label}{pad.models.note(label)}.")
-        pad.update()
+        """Load the model picked in the menu."""
+        if change["new"] != self.pad.model_label:  # not our own revert after a failed load
+            self.pad.choose_model(change["new"])

@@ -1,7 +1,7 @@
-"""The class set: a class's own labelled drawings, in one SQLite file that a whole class can share.
+"""The class store: a class's own labelled drawings, in one SQLite file that a whole class can share.
 
     import mnistlib
-    cs = mnistlib.ClassSet()                      # <class folder>/class.sqlite
+    cs = mnistlib.ClassStore()                      # <class folder>/class.sqlite
     record_id = cs.add(strokes, 3, student=pad_id, prediction=pred, model_name="CNN (shipped)")
     data = cs.images()                            # numpy: images uint8 (N, 28, 28), labels, students, ids
     cs.counts(); cs.delete(record_id); cs.export("our_digits/"); cs.merge("other_class.sqlite")
@@ -19,12 +19,12 @@ allows them), the time (UTC), and the model's reading when it was saved. Each re
 integer id (what ``add`` returns, shown in galleries) and a UUID that stays the same across merges.
 
 Every problem of the store itself (locked, damaged, read-only, full, unreachable) raises
-``ClassSetError``, whose message says what to do and whose ``kind`` names the problem. Nothing is
-ever half-written, and the same ``ClassSet`` works again as soon as the problem is gone, because
+``ClassStoreError``, whose message says what to do and whose ``kind`` names the problem. Nothing is
+ever half-written, and the same ``ClassStore`` works again as soon as the problem is gone, because
 each operation opens its own connection. Bad input (a label of 12, an empty drawing) raises
 ValueError instead. The SQLite plumbing (connections, pragmas, transactions, retries, errors) lives
-in ``mnistlib.classdb``, and writing an export's folder in ``mnistlib.classset_export``; this module
-is what a record holds and what a class set can do.
+in ``mnistlib.classroom.store_file``, and writing an export's folder in ``mnistlib.classroom.store_export``; this module
+is what a record holds and what a class store can do.
 """
 
 from __future__ import annotations
@@ -46,12 +46,13 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
-# KINDS and ClassSetError are part of this module's API: users import them from here.
-from mnistlib.classdb import COLUMNS, KINDS, TIMEOUT, ClassSetError, StoreFile, utc_timestamp  # noqa: F401
-from mnistlib.classset_export import EXPORT_COLUMNS, export_target, write_export
-from mnistlib.drawing import Strokes
+from mnistlib.classroom.store_export import EXPORT_COLUMNS, export_target, write_export
+
+# KINDS and ClassStoreError are part of this module's API: users import them from here.
+from mnistlib.classroom.store_file import COLUMNS, KINDS, TIMEOUT, ClassStoreError, StoreFile, utc_timestamp  # noqa: F401
+from mnistlib.classroom.strokes import Strokes
 from mnistlib.paths import DATA_DIR, REPO_ROOT
-from mnistlib.preprocess import to_grey, to_mnist
+from mnistlib.preprocess import to_grey, to_mnist, to_uint8
 
 SAMPLE_CLASS = REPO_ROOT / "samples" / "sample_class.sqlite"  # drawn by tools/make_sample_class.py
 STORE_NAME = "class.sqlite"
@@ -61,7 +62,7 @@ MAX_POINTS = 100_000  # more points than any hand draws: refuse junk before it r
 
 
 class ClassImages(NamedTuple):
-    """A class set's drawings as numpy arrays, in record order (torch.from_numpy turns them into tensors)."""
+    """A class store's drawings as numpy arrays, in record order (torch.from_numpy turns them into tensors)."""
 
     images: np.ndarray  # (N, 28, 28) uint8, ink bright, as the model saw them (like load_mnist's images)
     labels: np.ndarray  # (N,) int64, 0-9
@@ -121,7 +122,7 @@ def new_student_id() -> str:
 
 
 def _store_path(path: str | os.PathLike | None) -> Path:
-    """Return the file ``ClassSet(path)`` opens: ``path``, or class.sqlite in it when it names a folder."""
+    """Return the file ``ClassStore(path)`` opens: ``path``, or class.sqlite in it when it names a folder."""
     folder = path is not None and str(path).endswith(("/", os.sep))
     path = class_dir() if path is None else Path(path).expanduser()
     if folder or path.is_dir() or path == class_dir():
@@ -129,9 +130,9 @@ def _store_path(path: str | os.PathLike | None) -> Path:
     return path.absolute()
 
 
-def sample_class() -> ClassSet:
-    """Open the sample class set shipped with the project, read-only (300 drawings made by a script)."""
-    return ClassSet(SAMPLE_CLASS, read_only=True)
+def sample_class() -> ClassStore:
+    """Open the sample class store shipped with the project, read-only (300 drawings made by a script)."""
+    return ClassStore(SAMPLE_CLASS, read_only=True)
 
 
 # ----------------------------------------------------------------------------- record contents
@@ -151,11 +152,6 @@ def _unpng(blob: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(blob)).convert("L"))
 
 
-def _as_uint8(image: np.ndarray) -> np.ndarray:
-    """Return a float image in [0, 1] as uint8 0-255."""
-    return (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
-
-
 def _drawing(
     image_or_strokes: Any, canvas_size: tuple[int, int] | None, brush: int | None
 ) -> tuple[str | None, np.ndarray, np.ndarray]:
@@ -167,7 +163,7 @@ def _drawing(
         image_or_strokes = pad.strokes
     if not isinstance(image_or_strokes, (list, tuple)):  # a picture: whatever to_mnist reads
         grey = to_grey(image_or_strokes)
-        return None, _as_uint8(grey), _as_uint8(to_mnist(image_or_strokes))
+        return None, to_uint8(grey), to_uint8(to_mnist(image_or_strokes))
     width, height = canvas_size or (None, None)
     canvas = Strokes(**{k: v for k, v in (("width", width), ("height", height), ("brush", brush)) if v})
     canvas.strokes = _check_strokes(image_or_strokes)  # as drawn: no resampling
@@ -178,7 +174,7 @@ def _drawing(
         "brush": canvas.brush,
         "strokes": [[[_num(x), _num(y)] for x, y in s] for s in canvas.strokes],
     }
-    return json.dumps(strokes, separators=(",", ":")), raster, _as_uint8(to_mnist(raster))
+    return json.dumps(strokes, separators=(",", ":")), raster, to_uint8(to_mnist(raster))
 
 
 def _num(value: float) -> float | int:
@@ -311,7 +307,7 @@ def _counts(rows: list[tuple]) -> Counts:
 # ----------------------------------------------------------------------------- the store
 
 
-class ClassSet(StoreFile):
+class ClassStore:
     """A class's labelled drawings in one SQLite file (WAL mode) that many kernels may share.
 
     ``path``: the store file, or a folder holding ``class.sqlite``; by default the class folder
@@ -319,7 +315,7 @@ class ClassSet(StoreFile):
     folder and the file are created at the first save. ``read_only=True`` never writes (for
     looking at a shipped or archived store). ``timeout``: seconds a busy store is waited for.
     ``max_bytes`` caps the file's size (a quota; beyond it a save fails as on a full disk).
-    ``student``: the id used when ``add`` is given none (a fresh anonymous id per ClassSet).
+    ``student``: the id used when ``add`` is given none (a fresh anonymous id per ClassStore).
     """
 
     def __init__(
@@ -331,16 +327,26 @@ class ClassSet(StoreFile):
         max_bytes: int | None = None,
         student: str | None = None,
     ) -> None:
-        super().__init__(_store_path(path), read_only, timeout, max_bytes)
+        self._file = StoreFile(_store_path(path), read_only, timeout, max_bytes)
         self.student = student or new_student_id()
 
+    @property
+    def path(self) -> Path:
+        """Return the store's file."""
+        return self._file.path
+
+    @property
+    def read_only(self) -> bool:
+        """Return True if this store never writes."""
+        return self._file.read_only
+
     def __bool__(self) -> bool:
-        # A handle, not a container: `if pad.class_set:` asks "is there a store?" and must not read
+        # A handle, not a container: `if pad.class_store:` asks "is there a store?" and must not read
         # the file (or be False while it is empty, as len() would make it).
         return True
 
     def __repr__(self) -> str:
-        return f"ClassSet({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
+        return f"ClassStore({str(self.path)!r}{', read_only=True' if self.read_only else ''})"
 
     # ---- saving
 
@@ -365,7 +371,7 @@ class ClassSet(StoreFile):
         (``new_student_id()``), or a nickname if the teacher allows them. ``prediction``: the
         model's reading when saved (a ``mnistlib.Prediction`` or a (digit, probabilities) pair),
         ``model_name`` which model read it. ``created`` and ``uuid`` are for importing records.
-        Raises ValueError for bad input, ClassSetError when the store cannot take it.
+        Raises ValueError for bad input, ClassStoreError when the store cannot take it.
         """
         label = _check_label(label)
         student = self.student if student is None else str(student).strip()
@@ -375,14 +381,14 @@ class ClassSet(StoreFile):
         )
         _check_nickname(student)
         try:
-            return self._run(True, "save the drawing", lambda c: _insert(c, row, student), -1)
+            return self._file.run(True, "save the drawing", lambda c: _insert(c, row, student), -1)
         except _NicknameRefused:
             raise _nickname_refused(student) from None
 
     @property
     def allow_nicknames(self) -> bool:
         """Whether students may save under a nickname instead of an anonymous id (off unless the teacher allows)."""
-        return self._run(False, "read the settings", _nicknames_allowed, False)
+        return self._file.run(False, "read the settings", _nicknames_allowed, False)
 
     @allow_nicknames.setter
     def allow_nicknames(self, allow: bool) -> None:
@@ -390,19 +396,19 @@ class ClassSet(StoreFile):
 
     def metadata(self) -> dict[str, str]:
         """Return the store's metadata table (when it was created, settings, what a sample was made from)."""
-        return dict(self._fetch_all("read the metadata", "SELECT key, value FROM meta"))
+        return dict(self._file.fetch_all("read the metadata", "SELECT key, value FROM meta"))
 
     def set_metadata(self, **items: str) -> None:
         """Set metadata entries (strings), e.g. ``description="Class 4B, spring term"``."""
         rows = [(k, str(v)) for k, v in items.items()]
         sql = "REPLACE INTO meta VALUES (?, ?)"
-        self._run(True, "change the metadata", lambda c: c.executemany(sql, rows), None)
+        self._file.run(True, "change the metadata", lambda c: c.executemany(sql, rows), None)
 
     # ---- reading
 
     def __len__(self) -> int:
         sql = "SELECT count(*) FROM drawings"
-        return self._run(False, "count the drawings", lambda c: c.execute(sql).fetchone()[0], 0)
+        return self._file.run(False, "count the drawings", lambda c: c.execute(sql).fetchone()[0], 0)
 
     def images(self, label: int | None = None, student: str | None = None) -> ClassImages:
         """Return the drawings' model inputs, labels, students, ids and readings as numpy arrays, by id.
@@ -411,13 +417,13 @@ class ClassSet(StoreFile):
         """
         where, params = _where(label, student)
         sql = f"SELECT id, label, student, predicted, model_input FROM drawings{where} ORDER BY id"
-        return _class_images(self._fetch_all("read the drawings", sql, params))
+        return _class_images(self._file.fetch_all("read the drawings", sql, params))
 
     def get(self, record_id: int | str) -> Record:
         """Return one record (by id, or by UUID) with its strokes, raster and reading; KeyError if absent."""
         key = "uuid" if isinstance(record_id, str) else "id"
         sql = f"SELECT id, {COLUMNS} FROM drawings WHERE {key} = ?"
-        row = self._run(
+        row = self._file.run(
             False, f"read record {record_id}", lambda c: c.execute(sql, (record_id,)).fetchone(), None
         )
         if row is None:
@@ -427,34 +433,36 @@ class ClassSet(StoreFile):
     def counts(self) -> Counts:
         """Return how many drawings there are per digit and per student (students in order of first save)."""
         sql = "SELECT student, label, count(*), min(id) FROM drawings GROUP BY student, label ORDER BY 4"
-        return _counts(self._fetch_all("count the drawings", sql))
+        return _counts(self._file.fetch_all("count the drawings", sql))
 
     def check(self) -> None:
-        """Check the whole file (SQLite's integrity check) and every record's contents; raise ClassSetError if damaged."""
-        problem = self._run(False, "check the class store", _first_problem, "")
+        """Check the whole file (SQLite's integrity check) and every record's contents; raise ClassStoreError if damaged."""
+        problem = self._file.run(False, "check the class store", _first_problem, "")
         if problem:
-            raise self._error("corrupt", "check the class store", problem)
+            raise self._file.error("corrupt", "check the class store", problem)
 
     # ---- teacher tools
 
     def delete(self, record_id: int | str) -> None:
         """Delete one record (by id, or by UUID); KeyError if there is none. A later merge does not bring it back."""
-        if not self._run(True, f"delete record {record_id}", lambda c: _delete(c, record_id), False):
+        if not self._file.run(True, f"delete record {record_id}", lambda c: _delete(c, record_id), False):
             raise KeyError(f"There is no record {record_id!r} in {self.path}.")
 
-    def merge(self, other: ClassSet | str | os.PathLike) -> int:
+    def merge(self, other: ClassStore | str | os.PathLike) -> int:
         """Add the records of another class store that this one lacks (by UUID); return how many were added.
 
         Merging the same store twice adds nothing the second time, and records deleted here stay
         deleted. The other store is only read.
         """
-        other = other if isinstance(other, ClassSet) else ClassSet(other, read_only=True)
+        other = other if isinstance(other, ClassStore) else ClassStore(other, read_only=True)
         if other.path.exists() and self.path.exists() and os.path.samefile(other.path, self.path):
             return 0
         sql = f"SELECT {COLUMNS} FROM drawings ORDER BY id"
-        rows = other._fetch_all("read the other class store", sql)
+        rows = other._file.fetch_all("read the other class store", sql)
         return (
-            self._run(True, "merge the other class store", lambda c: _insert_new(c, rows), 0) if rows else 0
+            self._file.run(True, "merge the other class store", lambda c: _insert_new(c, rows), 0)
+            if rows
+            else 0
         )
 
     def export(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -469,7 +477,7 @@ class ClassSet(StoreFile):
         """
         target = export_target(path, overwrite)  # checked before reading: a refused export reads nothing
         sql = f"SELECT {EXPORT_COLUMNS} FROM drawings ORDER BY id"
-        return write_export(self._fetch_all("read the drawings", sql), target)
+        return write_export(self._file.fetch_all("read the drawings", sql), target)
 
 
 # ----------------------------------------------------------------------------- inside one transaction
@@ -532,7 +540,7 @@ def _nickname_refused(student: str) -> ValueError:
     """Return the error of saving under a nickname in a store that takes none."""
     return ValueError(
         f"{student!r} is not an anonymous student id, and this class store takes no nicknames. "
-        "Use the pad's id (mnistlib.classset.new_student_id()), or the teacher can allow "
+        "Use the pad's id (mnistlib.classroom.store.new_student_id()), or the teacher can allow "
         "nicknames: cs.allow_nicknames = True."
     )
 
@@ -541,7 +549,7 @@ def _check_nickname(student: str) -> None:
     if not student or len(student) > MAX_NICKNAME or not student.isprintable():
         raise ValueError(
             f"A student id must be 1-{MAX_NICKNAME} printable characters, not {student!r}: "
-            "use the pad's id (mnistlib.classset.new_student_id())."
+            "use the pad's id (mnistlib.classroom.store.new_student_id())."
         )
 
 

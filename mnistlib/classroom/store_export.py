@@ -1,6 +1,6 @@
 """A class store's drawings written out as a PNG folder per digit, as torchvision's ImageFolder reads it.
 
-``ClassSet.export`` reads the rows (``EXPORT_COLUMNS``, by id) and hands them here: this module only
+``ClassStore.export`` reads the rows (``EXPORT_COLUMNS``, by id) and hands them here: this module only
 writes files, and knows nothing of SQLite. The folder is built beside the target and renamed into
 place, so the target is always a whole export or absent.
 """

@@ -1,6 +1,6 @@
 """Fine-tuning a model on a class's own drawings: split by student, mix in MNIST, train gently.
 
-A class set holds many drawings by each student, and one student's drawings look alike. A split by
+A class store holds many drawings by each student, and one student's drawings look alike. A split by
 drawing would put some of every student's drawings on both sides, and the measured accuracy would
 say how well the model reads hands it has already seen. A split **by student** keeps every drawing
 of a student on one side, so the held-out students are new hands, as next year's class will be.
@@ -19,19 +19,19 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from mnistlib.classset import ClassImages
-from mnistlib.train import Recipe
+from mnistlib.classroom.store import ClassImages
+from mnistlib.models import Recipe
 
 # Gentle: a sixth of the CNN recipe's peak learning rate, so a few hundred drawings adjust the shipped
 # weights instead of overwriting them; light augmentation and, like the shipped CNN's recipe, no label
-# smoothing, so a fine-tuned model's confidence stays honest. Chosen on the sample class set, 5 folds by
+# smoothing, so a fine-tuned model's confidence stays honest. Chosen on the sample class store, 5 folds by
 # student, with the earlier label-smoothed CNN: with 2 MNIST digits per drawing, the held-out students went
 # from 95.0 % to 96.7 % (MNIST test 99.6 % -> 99.4 %); 4 epochs at 3e-4 to 1e-3 with 5 per drawing gained less.
 FINE_TUNE = Recipe(num_epochs=6, batch_size=64, lr=1e-3, weight_decay=5e-4, augment=0.5)
 
 
 def students_of(data: ClassImages) -> list[str]:
-    """Return the students of a class set, sorted (so a seed picks the same split on every machine)."""
+    """Return the students of a class store, sorted (so a seed picks the same split on every machine)."""
     return sorted(set(data.students.tolist()))
 
 
@@ -43,7 +43,7 @@ def subset(data: ClassImages, keep: np.ndarray) -> ClassImages:
 def split_by_student(
     data: ClassImages, held_out: float = 0.3, seed: int = 0
 ) -> tuple[ClassImages, ClassImages]:
-    """Split a class set by student: return (training part, held-out part), no student in both.
+    """Split a class store by student: return (training part, held-out part), no student in both.
 
     ``held_out``: the fraction of students held out (at least one, and at least one left to train
     on), or their number when an int. Students are drawn at random with ``seed``.
@@ -92,5 +92,5 @@ def mix_with_mnist(
 
 
 def as_tensors(data: ClassImages) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return a class set's images (N, 28, 28) uint8 and labels (N,) int64 as tensors, like ``load_mnist``."""
+    """Return a class store's images (N, 28, 28) uint8 and labels (N,) int64 as tensors, like ``load_mnist``."""
     return torch.from_numpy(data.images), torch.from_numpy(data.labels)

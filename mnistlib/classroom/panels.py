@@ -1,6 +1,6 @@
 """The drawing pad's HTML panels: the big reading, the ten bars, the message line, captions and the CSS.
 
-Plain strings and PNG bytes, no widget library: ``mnistlib.widgets`` puts them on the page. The class
+Plain strings and PNG bytes, no widget library: ``mnistlib.classroom.pad`` puts them on the page. The class
 names and data attributes are what the browser tests read (``.mnist-reading`` and its ``data-*``,
 ``.mnist-message[data-kind]``): keep them stable.
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from PIL import Image
 
-from mnistlib.drawing import UNSURE_BELOW, UploadTooLargeError
+from mnistlib.classroom.strokes import UNSURE_BELOW, UploadTooLargeError
 from mnistlib.preprocess import BlankImageError, InvalidImageError, to_uint8
 
 # What each step of mnistlib.preprocess.to_mnist does, for the captions of the steps panel.

@@ -1,4 +1,4 @@
-"""predict()'s fast route gives today's answers: tools/reference_pipeline.py, every step on the whole picture."""
+"""The pad's speed route gives the readable route's answers: fast_predict == mnistlib.predict, to 1e-5."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from PIL import Image
 from torch import nn
 
 from mnistlib import preprocess
-from mnistlib.folded_cnn import folded_forward
+from mnistlib.classroom import fast_route
+from mnistlib.classroom.fast_route import fast_predict, fast_to_mnist, one_thread
+from mnistlib.classroom.folded_cnn import folded_forward
 from mnistlib.look_inside import render_text, scribble
 from mnistlib.models import build_model
-from mnistlib.predict import predict
-from tools import reference_pipeline
+from mnistlib.prediction import predict
 from tools.canvas_testset import POLARITIES, STROKES, Style, draw_digit
 
 
@@ -66,16 +67,16 @@ def varied(mnist_train) -> list:
     return _varied_inputs(mnist_train[0])
 
 
-def test_preprocessing_equals_todays(varied):
+def test_the_fast_preprocessing_equals_the_readable_one(varied):
     fast = 0
     pil_images, pil_fast = 0, 0
     for image in varied:
-        expected = reference_pipeline.to_mnist(image)
-        np.testing.assert_allclose(preprocess.to_mnist(image), expected, rtol=0, atol=1e-5)
-        fast += preprocess._flat_background_digit(preprocess._checked_array(image)) is not None
+        expected = preprocess.to_mnist(image)
+        np.testing.assert_allclose(fast_to_mnist(image), expected, rtol=0, atol=1e-5)
+        fast += fast_route._flat_background_digit(preprocess.checked_array(image)) is not None
         if isinstance(image, Image.Image):
             pil_images += 1
-            pil_fast += preprocess._flat_background_pil(image) is not None
+            pil_fast += fast_route._flat_background_pil(image) is not None
     # The fast route must really be taken for the drawings, or this test compares nothing new.
     assert fast >= 0.7 * len(varied)
     assert fast < len(varied)  # and the ordinary route for the rest
@@ -88,18 +89,18 @@ def test_fast_resize_equals_pillows():
         image = rng.random((h, w), dtype=np.float32)
         for side in (20, 16, 80):
             np.testing.assert_allclose(
-                preprocess._fast_resize(image, side), preprocess._resize(image, side), rtol=0, atol=1e-6
+                fast_route._fast_resize(image, side), preprocess.resize(image, side), rtol=0, atol=1e-6
             )
 
 
-def test_predict_equals_todays(varied, shipped_cnn, shipped_mlp):
+def test_fast_predict_equals_predict(varied, shipped_cnn, shipped_mlp):
     for model in (shipped_cnn, shipped_mlp):
         for image in varied:
-            probabilities, model_input = reference_pipeline.predict(model, image)
-            pred = predict(model, image)
-            np.testing.assert_allclose(pred.probabilities, probabilities, rtol=0, atol=1e-5)
-            np.testing.assert_allclose(pred.model_input, model_input, rtol=0, atol=1e-5)
-            assert pred.digit == int(probabilities.argmax())
+            expected = predict(model, image)
+            pred = fast_predict(model, image)
+            np.testing.assert_allclose(pred.probabilities, expected.probabilities, rtol=0, atol=1e-5)
+            np.testing.assert_allclose(pred.model_input, expected.model_input, rtol=0, atol=1e-5)
+            assert pred.digit == expected.digit
 
 
 def _rejected_inputs() -> list:
@@ -131,13 +132,13 @@ def _rejected_inputs() -> list:
 
 
 @pytest.mark.parametrize("index", range(len(_rejected_inputs())))
-def test_rejected_inputs_raise_todays_error(index, shipped_cnn):
+def test_rejected_inputs_raise_the_readable_routes_error(index, shipped_cnn):
     image = _rejected_inputs()[index]
     with pytest.raises(ValueError) as expected:
-        reference_pipeline.predict(shipped_cnn, image)
+        predict(shipped_cnn, image)
     assert expected.type in (preprocess.BlankImageError, preprocess.InvalidImageError)
     with pytest.raises(expected.type) as raised:
-        predict(shipped_cnn, image)
+        fast_predict(shipped_cnn, image)
 
     def message(info: pytest.ExceptionInfo) -> str:
         return re.sub(r"0x[0-9a-f]+", "0x", str(info.value))  # Pillow names object addresses
@@ -148,10 +149,10 @@ def test_rejected_inputs_raise_todays_error(index, shipped_cnn):
 def test_a_model_partly_in_training_mode_is_read_in_eval_mode(shipped_cnn, shipped_mlp, digits):
     image = digits[0].numpy()
     for model, part in ((shipped_cnn, shipped_cnn.classifier), (shipped_mlp, shipped_mlp.fc1)):
-        expected, _ = reference_pipeline.predict(model, image)
+        expected = predict(model, image).probabilities
         part.train()  # one part left training (dropout, BatchNorm), the rest in eval mode
         try:
-            pred = predict(model, image)
+            pred = fast_predict(model, image)
         finally:
             model.eval()
         np.testing.assert_allclose(pred.probabilities, expected, rtol=0, atol=1e-5)
@@ -210,9 +211,9 @@ def test_predict_during_training_reads_the_current_weights(digits):
         optimizer.zero_grad()
         nn.functional.cross_entropy(model(batch), labels).backward()
         optimizer.step()
-        expected, _ = reference_pipeline.predict(model, image)
-        assert model.training  # reference_pipeline.predict put it back in training mode
-        np.testing.assert_allclose(predict(model, image).probabilities, expected, rtol=0, atol=1e-5)
+        expected = predict(model, image).probabilities
+        assert model.training  # predict put it back in training mode
+        np.testing.assert_allclose(fast_predict(model, image).probabilities, expected, rtol=0, atol=1e-5)
 
 
 def test_folded_cnn_is_not_used_where_it_would_differ():
@@ -226,3 +227,20 @@ def test_folded_cnn_is_not_used_where_it_would_differ():
     assert folded_forward(model) is None
     assert folded_forward(build_model("mlp_improved")) is None
     assert folded_forward(build_model("cnn").to(torch.float64)) is None
+
+
+def test_one_thread_runs_torch_on_one_thread_and_restores_the_count():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        with one_thread():
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError), one_thread():
+            raise RuntimeError("a failing block")
+        assert torch.get_num_threads() == 2  # restored after an error too
+        image = np.zeros((280, 280), np.uint8)
+        image[60:200, 130:150] = 255  # a "1": its resize runs through one_thread
+        assert fast_to_mnist(image).max() == 1 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -1,9 +1,9 @@
 """The class store's SQLite plumbing: connections, WAL and pragmas, transactions, errors named by kind.
 
-``mnistlib.classset.ClassSet`` builds on ``StoreFile``: each operation calls ``_run(write, doing, fn,
+``mnistlib.classroom.store.ClassStore`` keeps a ``StoreFile``: each operation calls ``run(write, doing, fn,
 empty)``, which opens a fresh connection, runs ``fn(conn)`` in one transaction, waits and retries
 while another kernel holds the write lock, and turns every problem of the file into a
-``ClassSetError`` whose ``kind`` is one of KINDS and whose message says what to do.
+``ClassStoreError`` whose ``kind`` is one of KINDS and whose message says what to do.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 COLUMNS = "uuid, label, student, created, predicted, probabilities, model, model_input, raster, strokes"
 
 
-class ClassSetError(Exception):
+class ClassStoreError(Exception):
     """The class store cannot be used right now; ``kind`` is one of KINDS and the message says what to do."""
 
     def __init__(self, message: str, kind: str, path: Path) -> None:
@@ -74,9 +74,9 @@ class StoreFile:
         self.path = path
         self.read_only, self.timeout, self.max_bytes = read_only, timeout, max_bytes
 
-    def _error(self, kind: str, doing: str, detail: str, max_bytes: int | None = None) -> ClassSetError:
-        """Return the ClassSetError of a ``kind`` of problem met while trying to ``doing``."""
-        return ClassSetError(
+    def error(self, kind: str, doing: str, detail: str, max_bytes: int | None = None) -> ClassStoreError:
+        """Return the ClassStoreError of a ``kind`` of problem met while trying to ``doing``."""
+        return ClassStoreError(
             _message(kind, self.path, doing, detail, self.timeout, max_bytes), kind, self.path
         )
 
@@ -102,17 +102,17 @@ class StoreFile:
             raise
         return conn
 
-    def _run(self, write: bool, doing: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
-        """Run ``fn`` in one transaction on a fresh connection; retry while busy; map errors to ClassSetError.
+    def run(self, write: bool, doing: str, fn: Callable[[sqlite3.Connection], T], empty: T) -> T:
+        """Run ``fn`` in one transaction on a fresh connection; retry while busy; map errors to ClassStoreError.
 
         A write transaction is BEGIN IMMEDIATE: it takes the write lock first, so it never has to
         upgrade a read lock, the one case in which SQLite reports "busy" without waiting. Reads of
         a store that does not exist yet return ``empty`` and create nothing.
         """
         if write and self.read_only:
-            raise ClassSetError(
-                f"Could not {doing}: this ClassSet of {self.path} was opened with read_only=True, for "
-                "looking only. Open it with ClassSet(path) to change it (or copy a shipped sample first).",
+            raise ClassStoreError(
+                f"Could not {doing}: this class store {self.path} was opened with read_only=True, for "
+                "looking only. Open it with ClassStore(path) to change it (or copy a shipped sample first).",
                 "read-only",
                 self.path,
             )
@@ -146,7 +146,7 @@ class StoreFile:
                     # another user still in its -wal file show once they are checkpointed).
                     immutable = True
                     continue
-                raise self._error(kind, doing, str(exc), self.max_bytes) from exc
+                raise self.error(kind, doing, str(exc), self.max_bytes) from exc
             except OSError as exc:  # creating the folder, or checking the file
                 kind = {
                     "EROFS": "read-only",
@@ -155,11 +155,11 @@ class StoreFile:
                     "ENOSPC": "full",
                     "EDQUOT": "full",
                 }.get(_errno_name(exc), "unavailable")
-                raise self._error(kind, doing, str(exc), self.max_bytes) from exc
+                raise self.error(kind, doing, str(exc), self.max_bytes) from exc
 
-    def _fetch_all(self, doing: str, sql: str, params: tuple = ()) -> list[tuple]:
+    def fetch_all(self, doing: str, sql: str, params: tuple = ()) -> list[tuple]:
         """Return all rows of one query, read in one transaction (none if the store does not exist yet)."""
-        return self._run(False, doing, lambda c: c.execute(sql, params).fetchall(), [])
+        return self.run(False, doing, lambda c: c.execute(sql, params).fetchall(), [])
 
     def _schema_ok(self, conn: sqlite3.Connection, create: bool) -> bool:
         """Check the file is a class store this mnistlib can read; create the tables in a new file."""
@@ -209,7 +209,7 @@ def _not_writable(path: Path) -> bool:
 
 
 def _message(kind: str, path: Path, doing: str, detail: str, timeout: float, max_bytes: int | None) -> str:
-    """Return the message of a ClassSetError: what happened, then what the student and the teacher can do."""
+    """Return the message of a ClassStoreError: what happened, then what the student and the teacher can do."""
     what = {
         "locked": f"busy: another program has kept it locked for more than {timeout:g} s",
         "read-only": "read-only: this kernel may not write to it",
@@ -229,7 +229,7 @@ def _message(kind: str, path: Path, doing: str, detail: str, timeout: float, max
         "full": "Tell the teacher: free space on the disk that holds the class folder"
         + (" (or raise max_bytes)" if max_bytes else "")
         + ", then try again: nothing was saved half-way.",
-        "unavailable": "Tell the teacher: check that MNISTLIB_CLASS_DIR (or the path given to ClassSet) "
+        "unavailable": "Tell the teacher: check that MNISTLIB_CLASS_DIR (or the path given to ClassStore) "
         "names a folder this kernel can reach, holding a class store or nothing.",
     }[kind]
     return f"Could not {doing}: the class store {path} is {what}. {todo}"

@@ -13,7 +13,7 @@ from PIL import Image
 
 import mnistlib
 from mnistlib.checkpoints import load_shipped
-from mnistlib.drawing import PAD_SIZE, Strokes, Throttle, preprocessing_steps, upload_preview
+from mnistlib.classroom.strokes import PAD_SIZE, Strokes, Throttle, preprocessing_steps, upload_preview
 
 # ---- Strokes ---------------------------------------------------------------------------------------
 

@@ -10,16 +10,16 @@ import pytest
 from class_support import ONE, SEVEN, bar_image
 from PIL import Image
 
-from mnistlib.classset import ClassSet, new_student_id
-from mnistlib.classset_export import EXPORT_COLUMNS, export_target, write_export
+from mnistlib.classroom.store import ClassStore, new_student_id
+from mnistlib.classroom.store_export import EXPORT_COLUMNS, export_target, write_export
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ClassSet:
-    return ClassSet(tmp_path / "class" / "class.sqlite", timeout=5)
+def store(tmp_path: Path) -> ClassStore:
+    return ClassStore(tmp_path / "class" / "class.sqlite", timeout=5)
 
 
-def test_export_is_an_image_folder_per_digit_with_a_record_list(store: ClassSet, tmp_path: Path) -> None:
+def test_export_is_an_image_folder_per_digit_with_a_record_list(store: ClassStore, tmp_path: Path) -> None:
     from torchvision.datasets import ImageFolder
 
     a = new_student_id()
@@ -42,7 +42,7 @@ def test_export_is_an_image_folder_per_digit_with_a_record_list(store: ClassSet,
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left
 
 
-def test_an_export_that_fails_half_way_leaves_nothing(store: ClassSet, tmp_path: Path, monkeypatch) -> None:
+def test_an_export_that_fails_half_way_leaves_nothing(store: ClassStore, tmp_path: Path, monkeypatch) -> None:
     for _ in range(3):
         store.add(ONE, 1)
     real_save, calls = Image.Image.save, []
