@@ -95,21 +95,8 @@ def augment_batch(
         skew = torch.stack([torch.stack([1 / width, slant], 1), torch.stack([zeros, ones], 1)], 1)
         theta = theta @ skew  # the grid maps output to input: 1 / width makes the digit width times wider
     theta = torch.cat([theta, shift.unsqueeze(2)], 2).to(X.dtype)  # (N, 2, 3)
-    grid = _affine_grid(theta, X.shape[2], X.shape[3])
+    grid = F.affine_grid(theta, list(X.shape), align_corners=False)
     return F.grid_sample(X, grid, align_corners=False, padding_mode="zeros")
-
-
-def _affine_grid(theta: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Return ``F.affine_grid(theta, (N, 1, height, width), align_corners=False)``, as one matrix product.
-
-    PyTorch's own runs one tiny product per image, a noticeable part of a CPU training step. The
-    answers agree to float rounding (a test checks).
-    """
-    n = len(theta)
-    base = F.affine_grid(torch.eye(2, 3, dtype=theta.dtype)[None], [1, 1, height, width], align_corners=False)
-    base = torch.cat([base.view(-1, 2), base.new_ones(height * width, 1)], 1)  # (h * w, 3): x, y, 1
-    grid = base @ theta.permute(2, 1, 0).reshape(3, 2 * n)  # (h * w, 2 * n)
-    return grid.view(height, width, 2, n).permute(3, 0, 1, 2).contiguous()
 
 
 def fold_temperature(model: nn.Module, temperature: float) -> None:

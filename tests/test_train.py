@@ -128,13 +128,6 @@ def test_the_fast_dilation_is_the_stride_one_max_pool():
     )
 
 
-@pytest.mark.parametrize(("n", "height", "width"), [(1, 28, 28), (256, 28, 28), (5, 12, 19)])
-def test_the_batched_affine_grid_is_torchs_affine_grid(n, height, width):
-    theta = torch.randn(n, 2, 3, generator=torch.Generator().manual_seed(n)) * 0.3 + torch.eye(2, 3)
-    expected = torch.nn.functional.affine_grid(theta, [n, 1, height, width], align_corners=False)
-    torch.testing.assert_close(train._affine_grid(theta, height, width), expected, rtol=0, atol=1e-6)
-
-
 def test_the_training_optimizer_is_fused_on_the_cpu():
     model = models.SmallCNN()
     assert train._optimizer(model, models.MODELS["cnn"].recipe).defaults["fused"] is True

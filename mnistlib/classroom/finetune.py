@@ -23,10 +23,8 @@ from mnistlib.classroom.store import ClassImages
 from mnistlib.models import Recipe
 
 # Gentle: a sixth of the CNN recipe's peak learning rate, so a few hundred drawings adjust the shipped
-# weights instead of overwriting them; light augmentation and, like the shipped CNN's recipe, no label
-# smoothing, so a fine-tuned model's confidence stays honest. Chosen on the sample class store, 5 folds by
-# student, with the earlier label-smoothed CNN: with 2 MNIST digits per drawing, the held-out students went
-# from 95.0 % to 96.7 % (MNIST test 99.6 % -> 99.4 %); 4 epochs at 3e-4 to 1e-3 with 5 per drawing gained less.
+# weights instead of overwriting them; light augmentation and no label smoothing, so a fine-tuned model's
+# confidence stays honest. Chosen on the sample class store, 5 folds by student (docs/benchmarks.md).
 FINE_TUNE = Recipe(num_epochs=6, batch_size=64, lr=1e-3, weight_decay=5e-4, augment=0.5)
 
 

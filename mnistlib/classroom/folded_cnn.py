@@ -10,9 +10,8 @@ model gets None). The input normalisation folds into the first convolution the s
 Each convolution then is one matrix product: the image's patches, gathered by a strided view
 whose inner rows are contiguous (channels last), times the weights. The products go through
 ``torch.mm``, whose thread count the caller controls (numpy's BLAS would start its own threads,
-and on a busy 2-core machine a product that waits for a second thread took 5 ms instead of
-30 us, measured); the small steps in between (pooling, bias, ReLU) are numpy, which costs less
-per call than torch. The logits equal the model's up to float32 rounding (about 1e-6).
+and on a busy machine a small product that waits for a second thread is many times slower); the
+small steps in between (pooling, bias, ReLU) are numpy, which costs less per call than torch. The logits equal the model's up to float32 rounding (about 1e-6).
 
 ``folded_forward(model)`` builds the pass once and rebuilds it whenever a weight or statistic has
 changed: an optimiser step, a training batch's BatchNorm update, ``load_state_dict`` and any other

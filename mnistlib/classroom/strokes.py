@@ -117,9 +117,8 @@ class Strokes:
         """Return the drawing as a (height, width) uint8 array: white ink (255) on black (0)."""
         # Ink only ever adds white, and every shape Pillow draws for a point depends only on it and
         # its neighbours, so drawing just the points added since the last call on the last picture
-        # gives the very same pixels as drawing everything again (a live reading while a stroke
-        # grows took 2 ms of Pillow's Python code, most of a reading). Undo, Clear or any other
-        # change to the points already drawn starts a new picture.
+        # gives the very same pixels as drawing everything again, for a fraction of a live reading's
+        # cost. Undo, Clear or any other change to the points already drawn starts a new picture.
         shape = (self.width, self.height, self.brush)
         drawn = self._drawn
         if (
