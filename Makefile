@@ -38,6 +38,10 @@ $(PROXY_BIN): deploy/proxy/package.json deploy/proxy/package-lock.json
 data: setup
 	$(PY) -m mnistlib.data
 
+# Full mode: the executed copies and this machine's computer times (build/run_times.json) go into the
+# git-ignored build/, so a run leaves the work tree clean. After a full run of every lesson,
+# `python -m tools.runner --record` writes them into the committed record (notebooks/run_times.json)
+# and rewrites the lesson tables.
 run: data
 	$(PY) -m tools.runner
 
@@ -73,5 +77,6 @@ classroom: setup-dev
 bench: data setup-dev
 	$(PY) -m tools.bench
 
+# build/ holds the executed notebooks and this machine's run times; the committed record stays.
 clean:
 	rm -rf build test-artifacts

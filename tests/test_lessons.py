@@ -17,11 +17,12 @@ import nbformat
 import pytest
 
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
+from tools import lesson_table
 from tools.lesson_metadata import CHECK_TAG, SLIDE_TYPES, slide_type, tidy_cell
 
 TEACHERS_DIR = REPO_ROOT / "teachers"
 SOLUTIONS_DIR = TEACHERS_DIR / "solutions"
-LESSONS = sorted(NOTEBOOKS_DIR.glob("[0-9][0-9]_*.ipynb"))
+LESSONS = lesson_table.lesson_paths()  # found by their two-digit prefix
 SOLUTIONS = sorted(SOLUTIONS_DIR.glob("*.ipynb"))
 GUIDE_SECTIONS = (
     "## Objectives",
@@ -166,7 +167,8 @@ def solution_problems(lesson, solutions) -> list[str]:
 
 
 def guide_problems(text: str, lesson_number: str, num_exercises: int) -> list[str]:
-    """Item 6: the five sections; Timing points at run_times.json and types no seconds; an answer per exercise."""
+    """Item 6: the five sections; Timing has a minutes table, points at run_times.json and types no seconds;
+    an answer per exercise."""
     problems = [
         f"no '{s}' section"
         for s in GUIDE_SECTIONS
@@ -174,6 +176,8 @@ def guide_problems(text: str, lesson_number: str, num_exercises: int) -> list[st
     ]
     sections = re.split(r"^(?=## )", text, flags=re.MULTILINE)
     timing = next((s for s in sections if s.startswith("## Timing")), "")
+    if lesson_table.timing_minutes(text) is None:
+        problems.append("Timing has no table with a 'minutes' column (the lesson tables add it up)")
     if "run_times.json" not in timing:
         problems.append("Timing does not refer to notebooks/run_times.json for the computer time")
     if _SECONDS.search(timing):
@@ -224,7 +228,8 @@ def _guide_of(lesson: Path) -> Path:
 
 
 def test_there_are_lessons_and_each_has_its_solutions_and_guide():
-    assert [p.name[:2] for p in LESSONS] == [f"{n:02d}" for n in range(7)]
+    numbers = [p.name[:2] for p in LESSONS]
+    assert numbers and numbers == [f"{n:02d}" for n in range(len(numbers))], f"lessons numbered {numbers}"
     missing = [p.name for p in LESSONS if not (SOLUTIONS_DIR / f"{p.name[:2]}_solutions.ipynb").exists()]
     missing += [str(_guide_of(p).relative_to(REPO_ROOT)) for p in LESSONS if not _guide_of(p).exists()]
     assert not missing, f"missing: {missing}"
@@ -425,6 +430,7 @@ def test_solution_check_fails_on_a_broken_copy(change_lesson, change_solutions, 
             "no '## Common misconceptions'",
         ),
         (GOOD_GUIDE.replace("notebooks/run_times.json", "the runner"), "refer to notebooks/run_times.json"),
+        (GOOD_GUIDE.replace("| part | minutes |", "| part | time |"), "no table with a 'minutes' column"),
         (GOOD_GUIDE.replace("| intro | 10 |", "| intro | 10 | (runs in 74 s)"), "types a computer time"),
         (GOOD_GUIDE.replace("2. No.", "No."), "no answer to exercise 2"),
         (GOOD_GUIDE.replace("solutions/99_solutions.ipynb", "elsewhere"), "do not link"),
@@ -462,10 +468,84 @@ def test_run_state_check_fails_on_a_broken_copy():
     assert run_state_problems(errored) == ["an error in the committed outputs"]
 
 
-# --- computer times: measured once (notebooks/run_times.json), quoted alike by README and notebook 00 ------
+# --- tables of lessons: generated from the lessons, never kept by hand --------------------------------------
 
-RUN_TIMES = NOTEBOOKS_DIR / "run_times.json"
+RUN_TIMES = lesson_table.RECORD  # the committed record (python -m tools.runner --record)
 _TIME = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|min)$")
+
+
+def test_lesson_tables_are_generated_from_the_lessons():
+    stale = [str(p.relative_to(REPO_ROOT)) for p in lesson_table.stale_files()]
+    assert not stale, f"{stale}: the lesson table is out of date; run python -m tools.lesson_table --write"
+
+
+def _tiny_project(tmp_path, lessons=("00_first", "01_second")):
+    notebooks, teachers = tmp_path / "notebooks", tmp_path / "teachers"
+    notebooks.mkdir()
+    teachers.mkdir()
+    for stem in lessons:
+        nb = _good_lesson()
+        nb.cells[0].source = "# Title\n\n**What you will learn**\n- one thing"
+        nbformat.write(nb, notebooks / f"{stem}.ipynb")
+        (teachers / f"{stem}.md").write_text(GOOD_GUIDE, encoding="utf-8")
+    return notebooks, teachers
+
+
+def test_a_new_lesson_gets_its_row_from_its_own_files(tmp_path):
+    notebooks, teachers = _tiny_project(tmp_path)
+    times = {"date": "then", "cores": 2, "seconds": {"00_first.ipynb": 9.4, "01_second.ipynb": 161.0}}
+    table = lesson_table.readme_table(lesson_table.read_lessons(notebooks, teachers, times), times)
+    assert "| [00 Title](notebooks/00_first.ipynb) | one thing | 10 min | 9 s |" in table
+    assert "| [01 Title](notebooks/01_second.ipynb) | one thing | 10 min | 2.7 min |" in table
+    assert "measured then on 2 CPU cores" in table
+    # A third lesson: its notebook and its guide are all it takes; it is not timed until a full run.
+    nb = _good_lesson()
+    nb.cells[0].source = "# 02 Later | more\n\n**What you will learn**\n- this\n- and that,\n  on two lines"
+    nbformat.write(nb, notebooks / "02_later.ipynb")
+    (teachers / "02_later.md").write_text(
+        GOOD_GUIDE.replace("| intro | 10 |", "| intro | 10 |\n| more | 35 |")
+    )
+    lessons = lesson_table.read_lessons(notebooks, teachers, times)
+    assert [lesson.name for lesson in lessons] == ["00_first.ipynb", "01_second.ipynb", "02_later.ipynb"]
+    assert lessons[2].learn == ("this", "and that, on two lines") and lessons[2].minutes == 45
+    assert (
+        "| [02 Later \\| more](notebooks/02_later.ipynb) | this; and that, on two lines | 45 min "
+        "| not measured yet |" in lesson_table.readme_table(lessons, times)
+    )
+    assert "[02_later.md](02_later.md)" in lesson_table.teachers_table(lessons)
+    assert (
+        lesson_table.title_of(
+            nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Start")]), "00"
+        )
+        == "00 Start"
+    )
+    with pytest.raises(ValueError, match="Title"):
+        lesson_table.title_of(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Start")]), "00")
+
+
+def test_a_hand_edited_or_missing_table_is_found_and_rewritten(tmp_path):
+    page = tmp_path / "page.md"
+    table = "| lesson |\n| --- |\n| 00 |"
+    page.write_text(f"# Page\n\n{lesson_table.START}\n{lesson_table.END}\n\nmore\n", encoding="utf-8")
+    assert lesson_table.stale_files({page: table}) == [page]
+    assert lesson_table.write_tables({page: table}) == [page]
+    assert lesson_table.committed_table(page.read_text()) == table
+    assert page.read_text().endswith(f"{lesson_table.END}\n\nmore\n")
+    assert lesson_table.stale_files({page: table}) == [] and lesson_table.write_tables({page: table}) == []
+    page.write_text(page.read_text().replace("| 00 |", "| 00 | by hand |"))
+    assert lesson_table.stale_files({page: table}) == [page]
+    page.write_text("# Page without markers\n")
+    assert lesson_table.stale_files({page: table}) == [page]
+    with pytest.raises(ValueError, match="markers"):
+        lesson_table.write_tables({page: table})
+
+
+def test_run_times_are_from_one_full_run_of_every_lesson():
+    times = json.loads(RUN_TIMES.read_text(encoding="utf-8"))
+    assert times["mode"] == "full" and times["cores"] >= 1 and times["torch_threads"] >= 1
+    assert sorted(times["seconds"]) == [p.name for p in LESSONS], (
+        "run every lesson in full mode (python -m tools.runner), then python -m tools.runner --record"
+    )
 
 
 def _seconds_of(text: str) -> tuple[float, float] | None:
@@ -508,14 +588,6 @@ def _markdown_outputs(nb) -> str:
     )
 
 
-def test_run_times_are_from_one_full_run_of_every_lesson():
-    times = json.loads(RUN_TIMES.read_text(encoding="utf-8"))
-    assert times["mode"] == "full" and times["cores"] >= 1 and times["torch_threads"] >= 1
-    assert sorted(times["seconds"]) == [p.name for p in LESSONS], (
-        "run every lesson in full mode: python -m tools.runner"
-    )
-
-
 def test_notebook_00_prints_the_measured_times():
     seconds = json.loads(RUN_TIMES.read_text(encoding="utf-8"))["seconds"]
     table = _markdown_outputs(_read(NOTEBOOKS_DIR / "00_start_here.ipynb"))
@@ -524,14 +596,6 @@ def test_notebook_00_prints_the_measured_times():
     assert not problems, (
         "\n".join(problems) + "\n(rerun notebook 00 after the others: it prints run_times.json)"
     )
-
-
-def test_readme_lesson_table_quotes_the_measured_times():
-    seconds = json.loads(RUN_TIMES.read_text(encoding="utf-8"))["seconds"]
-    problems = time_table_problems(
-        (REPO_ROOT / "README.md").read_text(encoding="utf-8"), seconds, "computer time"
-    )
-    assert not problems, "\n".join(problems)
 
 
 def test_time_table_check_fails_on_a_wrong_table():
@@ -576,12 +640,14 @@ def table_column(table: str, column: str) -> dict[str, str]:
     return found
 
 
-def test_readme_and_notebook_00_give_the_same_time_in_class():
+def test_notebook_00_lists_every_lesson_with_its_guides_minutes():
     lesson_00 = "\n".join(
         c.source for c in _read(NOTEBOOKS_DIR / "00_start_here.ipynb").cells if c.cell_type == "markdown"
     )
     in_00 = table_column(lesson_00, "in class")
-    in_readme = table_column((REPO_ROOT / "README.md").read_text(encoding="utf-8"), "in class")
-    assert sorted(in_00) == [p.name for p in LESSONS], f"00's lesson table lists {sorted(in_00)}"
-    differ = {name: (in_readme.get(name), t) for name, t in in_00.items() if in_readme.get(name) != t}
-    assert not differ, f"README vs notebook 00 (time in class): {differ}"
+    assert list(in_00) == [p.name for p in LESSONS], f"00's lesson table lists {list(in_00)}"
+    minutes = {lesson.name: lesson.minutes for lesson in lesson_table.read_lessons()}
+    differ = {
+        name: (t, minutes[name]) for name, t in in_00.items() if not t.startswith(f"{minutes[name]} min")
+    }
+    assert not differ, f"notebook 00's time in class vs the guides' Timing tables: {differ}"

@@ -1,10 +1,12 @@
-"""The project's own files agree: one pinned list, environment.yml, pyproject, README, CI, notebooks."""
+"""The project's own files agree: one pinned list, environment.yml, pyproject, CI, notebooks, and the
+README's test command; the README stays a front door and the documentation's links resolve."""
 
 from __future__ import annotations
 
 import json
 import re
 from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 import tomllib
@@ -13,6 +15,12 @@ from packaging.requirements import Requirement
 from mnistlib.paths import REPO_ROOT
 
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+PAGES = [
+    REPO_ROOT / "README.md",
+    REPO_ROOT / "teachers" / "README.md",
+    *sorted((REPO_ROOT / "docs").glob("*.md")),
+]
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
 def pinned(name: str = "requirements-dev.txt") -> dict[str, str]:
@@ -78,6 +86,28 @@ def test_ci_runs_exactly_the_readme_test_command():
         if l.strip() and not l.strip().startswith("#")
     ]
     assert ci_lines[-1] == commands[0]
+
+
+def test_readme_is_a_front_door():
+    lines = (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 150, f"README.md has {len(lines)} lines; move the details into docs/"
+
+
+def broken_links(text: str, folder: Path) -> list[str]:
+    """The relative links of a markdown text that name no file or folder under ``folder``."""
+    targets = [t.split("#")[0] for t in _LINK.findall(text) if not re.match(r"^([a-z]+:|#)", t)]
+    return [t for t in targets if t and not (folder / t).exists()]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_documentation_links_resolve(page):
+    assert not broken_links(page.read_text(encoding="utf-8"), page.parent)
+
+
+def test_link_check_finds_a_broken_link(tmp_path):
+    (tmp_path / "there.md").write_text("x")
+    text = "[a](there.md#part) [b](https://example.org) [c](#top) [d](missing.md) [e](../nowhere/)"
+    assert broken_links(text, tmp_path) == ["missing.md", "../nowhere/"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
