@@ -1,10 +1,11 @@
 """Local servers for the browser tests and the classroom benchmark: ports, homes, Chromium, processes.
 
-One place for what ``tests/browser_support.py``, ``tests/hub_support.py`` and ``tools/classroom.py``
+One place for what ``tests/browser_support.py``, ``tests/hub_support.py`` and ``tools/classroom/``
 all need: a free port on 127.0.0.1, an environment whose Jupyter files stay in a scratch home,
-Chromium's flags, Voila's command as `make app` runs it, a server process started in its own
-process group, waited for and stopped with its kernels, and the CPU time and memory of processes.
-(``deploy/prestart.py`` stays standalone: it runs on a teacher's machine with only Python.)
+Chromium's flags and how it tells a painted pad, Voila as `make app` runs it, a server process
+started in its own process group, waited for and stopped with its kernels, and the processes'
+family tree, CPU time and memory. (``deploy/prestart.py`` stays standalone: it runs on a teacher's
+machine with only Python.)
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shlex
 import signal
 import socket
@@ -22,8 +24,12 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mnistlib.paths import REPO_ROOT
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self from Python 3.11
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium
 # Headless, and nothing that phones home or updates itself while a test or a benchmark runs.
@@ -37,6 +43,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# True in the page once the pad's canvas is painted black all over: its kernel has drawn it for this page.
+PAD_PAINTED = """() => { const c = document.querySelector('.mnist-pad canvas'); if (!c) return false;
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  for (let i = 3; i < d.length; i += 400) if (d[i] < 255) return false; return true; }"""
 
 
 def free_port() -> int:
@@ -104,7 +114,10 @@ def voila_args(notebook: Path, port: int, token: str) -> list[str]:
 
 
 class Server:
-    """A Jupyter-family server started in its own process group and stopped, kernels and all, by ``stop``."""
+    """A Jupyter-family server started in its own process group and stopped, kernels and all, by ``stop``.
+
+    As a context manager it waits until the server answers (``ready_timeout`` s) and stops it on exit.
+    """
 
     def __init__(
         self,
@@ -115,14 +128,26 @@ class Server:
         log: Path,
         probe: str,
         cwd: Path | None = None,
+        ready_timeout: float = 60,
     ) -> None:
         self.port, self.token, self.log = port, token, log
         self.url = f"http://127.0.0.1:{port}"
-        self._probe = probe
+        self._probe, self.ready_timeout = probe, ready_timeout
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             args, env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
         )
+
+    def __enter__(self) -> Self:
+        try:
+            self.wait_ready(self.ready_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Wait until the probe URL answers, or fail with the end of the server's log."""
@@ -152,6 +177,65 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=5)
         self._log_file.close()
+
+
+def voila_server(
+    notebook: Path, home: Path, cwd: Path | None = None, timeout: float = 60, **env: str
+) -> Server:
+    """Start Voila serving ``notebook`` as `make app` does, on 127.0.0.1 with a token, its files in ``home``.
+
+    ``env``: variables set on top of the isolated environment (e.g. APP_POOL). Use it as a context
+    manager: it waits up to ``timeout`` s for the server, and stops it and its kernels at the end.
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    return Server(
+        voila_args(notebook, port, token),
+        port,
+        token,
+        isolated_env(home) | env,
+        home / "voila.log",
+        "/voila/static/favicon.ico",  # a static file: every GET of / starts a kernel and runs the notebook
+        cwd=cwd,
+        ready_timeout=timeout,
+    )
+
+
+def parent_pid(pid: int) -> int:
+    """Return the parent of ``pid``, read from /proc (OSError once it is gone)."""
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """Return ``pid`` and all its descendants' pids, read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                children.setdefault(parent_pid(int(entry.name)), []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        todo += children.get(p, [])
+    return found
+
+
+# The command line of the app's kernel template (app/fork/kernels/python3/fork_kernel.py): the kernels
+# forked from it keep it, so they are told by their parent's.
+FORK_TEMPLATE = b"fork_kernel.py\x00serve"
+
+
+def kernel_pids(server_pid: int, forked_only: bool = False) -> list[int]:
+    """Return the pids of a server's kernels: ipykernel processes, or children of the app's kernel template."""
+    found = []
+    for pid in descendants(server_pid)[1:]:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            forked = FORK_TEMPLATE in Path(f"/proc/{parent_pid(pid)}/cmdline").read_bytes()
+            if forked or (
+                not forked_only and b"ipykernel_launcher" in Path(f"/proc/{pid}/cmdline").read_bytes()
+            ):
+                found.append(pid)
+    return found
 
 
 def cpu_seconds(pids: Sequence[int]) -> float:

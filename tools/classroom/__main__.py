@@ -1,0 +1,108 @@
+"""The command line: `python -m tools.classroom` (`make classroom`); see tools/classroom/__init__.py."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import tools.classroom
+from mnistlib.paths import REPO_ROOT
+from tools.classroom.class_run import run_class
+from tools.classroom.delay_proxy import running_proxy
+from tools.classroom.report import report
+from tools.classroom.server_usage import pss_mb, wait_for_warm_pool
+from tools.local_servers import CHROMIUM, descendants, voila_server
+
+APP_NOTEBOOK = REPO_ROOT / "app" / "app.ipynb"
+sys.path.insert(0, str(REPO_ROOT / "app" / "config"))
+import app_pool  # app/config/app_pool.py: the pool size `make app STUDENTS=N` uses
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Read the command line; fill in the pool's size and check what the run needs."""
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.classroom", description=tools.classroom.__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("--students", type=int, default=5, help="students opening the page at once")
+    parser.add_argument("--browsers", type=int, default=1, help="how many of them use a real Chromium page")
+    parser.add_argument(
+        "--pool", type=int, default=None, help="warm kernels (default: one per student and spares)"
+    )
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="network round-trip delay to add")
+    parser.add_argument("--digits", type=int, default=3, help="digits each student draws")
+    # Bounds: warming (the pool's kernels start one at a time), then the class, then clean-up stay
+    # under 7 minutes in all.
+    parser.add_argument("--timeout", type=float, default=60.0, help="s a student waits for any one step")
+    parser.add_argument("--class-timeout", type=float, default=120.0, help="s all students have to finish")
+    parser.add_argument("--warm-timeout", type=float, default=240.0, help="s to wait for the pool to warm up")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--no-assets",
+        dest="assets",
+        action="store_false",
+        help="light students fetch only the page, not the ~100 files of Voila's JavaScript a real page loads "
+        "(those are recorded once in Chromium before the class, when it is installed)",
+    )
+    parser.add_argument(
+        "--browsers-share-cpu",
+        dest="yield_browsers",
+        action="store_false",
+        help="give the Chromium pages an equal share of the cores with the server (by default they "
+        "take only what the server and the light students leave, as laptops of their own would)",
+    )
+    parser.add_argument(
+        "--per-move",
+        action="store_true",
+        help="light students send one message per mouse move (ipycanvas's own events, as in JupyterLab) "
+        "instead of the app page's batches",
+    )
+    args = parser.parse_args(argv)
+    args.browsers = min(args.browsers, args.students)
+    args.assets = args.assets and Path(CHROMIUM).exists()
+    args.pool = app_pool.pool_size(args.students) if args.pool is None else args.pool
+    if args.students < 1 or args.digits < 1:
+        parser.error("--students and --digits must be at least 1")
+    if args.browsers and not Path(CHROMIUM).exists():
+        parser.error(
+            f"--browsers needs Chromium at {CHROMIUM} (apt-get install chromium), or use --browsers 0"
+        )
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return 0 when it ran (whatever the figures), 2 when it could not."""
+    args = parse_args(argv)
+    # A SIGTERM (timeout, a teacher's kill) must still stop the servers below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    with tempfile.TemporaryDirectory(prefix="classroom-") as tmp, contextlib.ExitStack() as servers:
+        try:
+            start = time.monotonic()
+            server = voila_server(
+                APP_NOTEBOOK, Path(tmp), cwd=REPO_ROOT, timeout=args.warm_timeout, APP_POOL=str(args.pool)
+            )
+            servers.enter_context(server)
+            print(f"Voila on 127.0.0.1:{server.port}, warming a pool of {args.pool} kernels ...", flush=True)
+            wait_for_warm_pool(server, args.pool, args.warm_timeout)
+            warm = time.monotonic() - start
+            baseline = pss_mb(descendants(server.process.pid))
+            base = f"127.0.0.1:{server.port}"
+            if args.delay_ms > 0:
+                proxy = servers.enter_context(running_proxy(server, args.delay_ms, Path(tmp)))
+                base = f"127.0.0.1:{proxy.port}"
+            students, samples, kernels, cpu = asyncio.run(run_class(args, server, base))
+            report(students, samples, kernels, cpu, baseline, args, warm)
+        except RuntimeError as exc:
+            print(f"classroom: {exc}", file=sys.stderr)
+            return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
