@@ -1,11 +1,12 @@
-"""Drawings the class-store tests share: two strokes' worth of digits and a photo-like picture."""
+"""Drawings the class-store tests share: a seven and a one of the drawn digits, and a photo-like picture."""
 
 from __future__ import annotations
 
 import numpy as np
 
-SEVEN = [[(60.0, 50.0), (220.0, 50.0), (130.0, 240.0)], [(90.0, 140.0), (180.0, 140.0)]]
-ONE = [[(140.0, 40.0), (138.0, 240.0)]]
+from tools.drawn_digits import DIGITS
+
+SEVEN, ONE = DIGITS[7], DIGITS[1]
 
 
 def bar_image() -> np.ndarray:

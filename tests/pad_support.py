@@ -1,18 +1,9 @@
-"""Helpers the drawing-pad tests share: dense mouse paths, canvas events as the browser sends them, a clock."""
+"""Helpers the drawing-pad tests share: canvas events as the browser sends them, the digits as Strokes, a clock."""
 
 from __future__ import annotations
 
-import itertools
-import math
-
-
-def dense(stroke, step: float = 5.0) -> list[tuple[float, float]]:
-    """Return the stroke with a point every ``step`` px, as mouse-move events arrive."""
-    points = [stroke[0]]
-    for (x0, y0), (x1, y1) in itertools.pairwise(stroke):
-        n = max(1, math.ceil(math.dist((x0, y0), (x1, y1)) / step))
-        points += [(x0 + (x1 - x0) * i / n, y0 + (y1 - y0) * i / n) for i in range(1, n + 1)]
-    return points
+from mnistlib.classroom.strokes import Strokes
+from tools.drawn_digits import DIGITS, dense
 
 
 def send(pad, event: str, **content) -> None:
@@ -28,6 +19,14 @@ def mouse_draw(pad, strokes) -> None:
         for x, y in points[1:]:
             send(pad, "mouse_move", x=x, y=y)
         send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
+
+
+def strokes_of(digit: int) -> Strokes:
+    """Return the pad's Strokes of one of the drawn digits (tools.drawn_digits)."""
+    strokes = Strokes()
+    for stroke in DIGITS[digit]:
+        strokes.add_stroke(stroke)
+    return strokes
 
 
 class FakeClock:

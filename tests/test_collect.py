@@ -13,8 +13,7 @@ import sqlite3
 
 import numpy as np
 import pytest
-from browser_support import DIGIT_STROKES
-from pad_support import mouse_draw
+from pad_support import mouse_draw, strokes_of
 from PIL import Image
 
 import mnistlib
@@ -23,14 +22,7 @@ from mnistlib.classroom.collect import ASK, PICK, Collector, DigitPrompt
 from mnistlib.classroom.pad import DrawingPad
 from mnistlib.classroom.store import ANONYMOUS, ClassStore
 from mnistlib.classroom.strokes import Strokes
-
-
-def strokes_of(digit: int) -> Strokes:
-    """Return the pad's Strokes of one of the designed digits (0, 1 or 7)."""
-    strokes = Strokes()
-    for stroke in DIGIT_STROKES[digit]:
-        strokes.add_stroke(stroke)
-    return strokes
+from tools.drawn_digits import DIGITS
 
 
 @pytest.fixture
@@ -281,7 +273,7 @@ def test_the_pad_asks_for_a_digit_saves_it_clears_and_asks_for_the_next(collect_
         attribute(pad.view.collect.prompt.value, "mode") == "ask"
         and pad.view.collect.label_picker.layout.display == "none"
     )
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     assert pad.state == "digit" and pad.prediction.digit == 7
     drawn = [list(s) for s in pad.strokes.strokes]
     pad.view.collect.save_button.click()
@@ -313,7 +305,7 @@ def test_the_student_can_pick_the_label_instead(collect_pad, store):
         pad.view.collect.label_picker.layout.display == "flex"
         and attribute(pad.view.collect.prompt.value, "digit") == ""
     )
-    mouse_draw(pad, DIGIT_STROKES[0])
+    mouse_draw(pad, DIGITS[0])
     pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "error" and len(store) == 0
     assert not pad.strokes.is_empty  # the drawing waits for its label
@@ -351,7 +343,7 @@ def test_the_nickname_field_shows_only_where_nicknames_are_allowed(store):
     pad = DrawingPad(collect=True, store=store, allow_nicknames=True)
     assert pad.view.collect.nickname.layout.display == "flex"
     pad.view.collect.nickname.value = "Ada"
-    mouse_draw(pad, DIGIT_STROKES[1])
+    mouse_draw(pad, DIGITS[1])
     pad.view.collect.save_button.click()
     assert shown_message(pad)[0] == "saved" and store.images().students.tolist() == ["Ada"]
 
@@ -361,7 +353,7 @@ def test_a_damaged_store_gives_a_message_and_the_pad_keeps_working(collect_pad, 
     store.path.parent.mkdir(parents=True)
     store.path.write_bytes(b"not a database at all " * 100)
     asked = pad.collector.prompt.digit
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     pad.view.collect.save_button.click()
     kind, text = shown_message(pad)
     assert kind == "error" and "damaged" in text and "Tell the teacher" in text
@@ -380,7 +372,7 @@ def test_a_locked_store_gives_a_message_and_a_later_save_works(collect_pad, stor
     holder = sqlite3.connect(store.path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
-        mouse_draw(pad, DIGIT_STROKES[0])
+        mouse_draw(pad, DIGITS[0])
         pad.view.collect.save_button.click()
         kind, text = shown_message(pad)
         assert kind == "error" and "busy" in text and "Try again" in text
@@ -396,9 +388,9 @@ def test_an_unexpected_failure_in_a_save_keeps_the_pad_working(collect_pad, stor
         raise OSError("disk went away")
 
     monkeypatch.setattr(store, "add", broken_add)
-    mouse_draw(collect_pad, DIGIT_STROKES[1])
+    mouse_draw(collect_pad, DIGITS[1])
     collect_pad.view.collect.save_button.click()
     kind, text = shown_message(collect_pad)
     assert kind == "error" and "disk went away" in text
-    mouse_draw(collect_pad, DIGIT_STROKES[7])
+    mouse_draw(collect_pad, DIGITS[7])
     assert collect_pad.state in ("digit", "unsure")

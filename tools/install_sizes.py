@@ -1,6 +1,6 @@
 """Print how much disk each install route takes: a fresh venv with the runtime list, then with the dev list.
 
-Usage: python tools/install_sizes.py [--cpu-torch] [--keep DIR]
+Usage: python -m tools.install_sizes [--cpu-torch] [--keep DIR]
 Each route is installed from nothing into a throwaway venv (pip's cache makes the second run fast),
 and measured with `du`. With --cpu-torch, a third venv gets PyTorch's CPU-only wheels first
 (download.pytorch.org: needs that host, which some networks, CI among them, do not reach).
@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from mnistlib.paths import REPO_ROOT
+
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 # The CUDA runtime that the default (PyPI) torch wheel pulls in; the CPU wheels need none of it.
 CUDA_PARTS = ("nvidia", "triton")
@@ -46,7 +47,8 @@ def pip(venv: Path, *args: str) -> None:
     ]
     done = subprocess.run(cmd, check=False, capture_output=True, text=True)
     if done.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+        tail = 2 * 1024  # characters of each stream: pip's error comes last
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout[-tail:]}{done.stderr[-tail:]}")
 
 
 def site_packages(venv: Path) -> Path:

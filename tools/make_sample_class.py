@@ -1,6 +1,6 @@
 """Make the sample class store shipped with the project: 300 digits drawn by a script, not by children.
 
-Usage: python tools/make_sample_class.py [--out samples/sample_class.sqlite] [--seed 0]
+Usage: python -m tools.make_sample_class [--out samples/sample_class.sqlite] [--seed 0]
 
 Ten imaginary students each draw every digit three times on the pad's 280x280 canvas. Every digit
 is a stroke template (an oval 0, a two-bowl 3, a 7 with or without a cross-bar, ...) that each
@@ -19,7 +19,6 @@ import argparse
 import math
 import os
 import sqlite3
-import sys
 import tempfile
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -28,18 +27,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT))  # run from a checkout without installing
-
 from mnistlib import checkpoints
 from mnistlib.classroom.store import SAMPLE_CLASS, ClassStore
-from mnistlib.classroom.strokes import Strokes
+from mnistlib.classroom.strokes import PAD_SIZE, Strokes
 from mnistlib.prediction import predict
+from tools.drawn_digits import Stroke, arc
 
 NUM_STUDENTS, REPEATS = 10, 3
-PAD = 280  # the pad's canvas, px
 MODEL_NAME = "mnist_cnn.pt"  # the model whose reading is stored, as the pad would store it
-START = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)  # a fixed lesson time: the file is reproducible
+# Data, not a date of record: a fixed lesson time, so that the same seed gives the same file.
+START = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
 DESCRIPTION = (
     "Synthetic sample class store: made by drawing strokes with tools/make_sample_class.py "
     "(a stroke template per digit, drawn with per-student slant, size, width, position and wobble), "
@@ -61,20 +58,13 @@ VARIANTS = {  # shape -> the chance that a student writes a digit that way
     "snowman": 0.3,
     "curved_tail": 0.4,
 }
-Stroke = list[tuple[float, float]]  # points in the digit's unit box: x right, y down, both in [0, 1]
-
-
-def arc(cx: float, cy: float, rx: float, ry: float, a0: float, a1: float, step: float = 12) -> Stroke:
-    """Return points on an ellipse from angle ``a0`` to ``a1`` in degrees (y down: increasing is clockwise)."""
-    n = max(2, math.ceil(abs(a1 - a0) / step) + 1)
-    return [
-        (cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
-        for a in np.linspace(a0, a1, n)
-    ]
 
 
 def template(digit: int, variant: dict[str, bool]) -> list[Stroke]:
-    """Return the strokes of ``digit`` in the unit box, in the way ``variant`` picks (flags per student)."""
+    """Return the strokes of ``digit`` in the unit box, in the way ``variant`` picks (flags per student).
+
+    The unit box: x right, y down, both in [0, 1]; ``draw`` scales and places it on the pad.
+    """
     if digit == 0:
         return [arc(0.5, 0.5, 0.36, 0.48, -100, 265)]
     if digit == 1:
@@ -149,11 +139,11 @@ def resample(points: np.ndarray, spacing: float) -> np.ndarray:
 
 def draw(digit: int, style: dict, rng: np.random.Generator) -> list[Stroke]:
     """Return the canvas strokes of one drawing of ``digit`` by a student with ``style``."""
-    height = PAD * style["height"] * rng.uniform(0.9, 1.1)
+    height = PAD_SIZE * style["height"] * rng.uniform(0.9, 1.1)
     width = height * style["aspect"] * rng.uniform(0.88, 1.12)
     slant = style["slant"] + rng.normal(0, 0.06)
     angle = math.radians(style["rotate"] + rng.normal(0, 3))
-    cx, cy = PAD / 2 + style["place"] + rng.normal(0, 10, size=2)
+    cx, cy = PAD_SIZE / 2 + style["place"] + rng.normal(0, 10, size=2)
     strokes = []
     for unit in template(digit, style["variant"]):
         u = np.array(unit, dtype=np.float64)
@@ -170,7 +160,7 @@ def draw(digit: int, style: dict, rng: np.random.Generator) -> list[Stroke]:
         for k in (1, 2, 3):
             amplitude = style["wobble"] * (1 + style["sloppy"]) / k
             xy += amplitude * np.sin(2 * math.pi * k * s + rng.uniform(0, 2 * math.pi, size=2))
-        xy = np.clip(np.round(xy), 0, PAD - 1)
+        xy = np.clip(np.round(xy), 0, PAD_SIZE - 1)
         strokes.append([(float(px), float(py)) for px, py in xy])
     return strokes
 
@@ -249,8 +239,8 @@ def _compact(path: Path) -> None:
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         # A shipped file in rollback-journal mode opens read-only anywhere (WAL would need a
-        # writable folder for its shared-memory file). 1 KB pages waste least around records
-        # of about 2 KB (with 4 KB pages, 40 % of the file was padding); VACUUM applies them.
+        # writable folder for its shared-memory file). Records of about 2 KB leave least padding
+        # in 1 KB pages; VACUUM applies the new page size.
         conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("PRAGMA page_size=1024")
         conn.execute("VACUUM")
