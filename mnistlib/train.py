@@ -18,13 +18,8 @@ from mnistlib.models import MODELS, Recipe
 from mnistlib.preprocess import to_batch
 from mnistlib.runtime import SMOKE_TEST, bf16_supported, pick_device, reusing_freed_memory
 
-# Named recipes, recipe name -> (model name, Recipe): every model's own recipe under the model's name,
-# plus any further ones its entry in mnistlib.models.MODELS names ("best" for the CNN).
-RECIPES: dict[str, tuple[str, Recipe]] = {
-    recipe_name: (spec.name, recipe)
-    for spec in MODELS.values()
-    for recipe_name, recipe in spec.recipes().items()
-}
+# Every model's own recipe, under the model's name: recipe name -> (model name, Recipe).
+RECIPES: dict[str, tuple[str, Recipe]] = {spec.name: (spec.name, spec.recipe) for spec in MODELS.values()}
 
 
 def smoke_subset(X: torch.Tensor, y: torch.Tensor, n: int = 6000) -> tuple[torch.Tensor, torch.Tensor]:

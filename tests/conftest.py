@@ -1,4 +1,4 @@
-"""Shared fixtures: the real MNIST splits and the shipped models, loaded once per test session."""
+"""Shared fixtures: the real MNIST splits and the shipped models, loaded once per test session; Playwright."""
 
 from __future__ import annotations
 
@@ -30,8 +30,8 @@ def shipped_cnn() -> nn.Module:
 
 @pytest.fixture(scope="session")
 def shipped_mlp() -> nn.Module:
-    """The shipped improved MLP (models/mnist_mlp_improved.pt) on the CPU, in eval mode. Do not train it in place."""
-    return checkpoints.load_shipped("mlp_improved")
+    """The shipped MLP (models/mnist_mlp.pt) on the CPU, in eval mode. Do not train it in place."""
+    return checkpoints.load_shipped("mlp")
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +39,12 @@ def digits(mnist_test) -> list[torch.Tensor]:
     """The first five real test digits as (28, 28) float in [0, 1]."""
     X, _ = mnist_test
     return [to_float(X[i]) for i in range(5)]
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    """One Playwright per test module: a second sync_playwright() inside a running one is refused."""
+    from playwright.sync_api import sync_playwright  # only the browser tests need it
+
+    with sync_playwright() as p:
+        yield p

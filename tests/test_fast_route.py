@@ -225,7 +225,7 @@ def test_folded_cnn_is_not_used_where_it_would_differ():
     with torch.no_grad():
         model.features[0][2].weight[0] = -1.0  # a negative BatchNorm scale does not commute with max-pool
     assert folded_forward(model) is None
-    assert folded_forward(build_model("mlp_improved")) is None
+    assert folded_forward(build_model("mlp")) is None
     assert folded_forward(build_model("cnn").to(torch.float64)) is None
 
 

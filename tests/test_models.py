@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mnistlib import models
+from mnistlib import models, train
 
 
 @pytest.mark.parametrize("name", sorted(models.REGISTRY))
@@ -15,13 +15,19 @@ def test_output_shape(name, shape):
     assert model(torch.rand(shape)).shape == (5, 10)
 
 
-def test_original_mlps_keep_their_layer_sizes():
+def test_the_lessons_models_keep_their_sizes():
     def sizes(model):
         return [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
 
     assert sizes(models.MLP()) == [(784, 128), (128, 10)]
-    assert sizes(models.ImprovedMLP()) == [(784, 256), (256, 128), (128, 64), (64, 10)]
     assert models.count_parameters(models.MLP()) == 784 * 128 + 128 + 128 * 10 + 10
+    # The plain CNN: two 3x3 convolutions (16 and 32 filters), then one linear layer on 32 x 7 x 7.
+    assert models.count_parameters(models.PlainCNN()) == (9 * 16 + 16) + (9 * 16 * 32 + 32) + (32 * 49 * 10 + 10)
+    assert models.count_parameters(models.PlainCNN()) < models.count_parameters(models.MLP()) / 4
+
+
+def test_the_mlp_and_the_plain_cnn_are_trained_the_same_way():
+    assert models.MODELS["mlp"].recipe == models.MODELS["plain_cnn"].recipe == models.LESSON_RECIPE
 
 
 def test_cnn_uses_batchnorm():
@@ -75,7 +81,7 @@ def test_the_model_table_is_consistent():
     assert None not in labels and len(set(labels)) == len(labels)  # every shipped model has its own label
     for name, spec in models.MODELS.items():
         assert spec.name == name and issubclass(spec.cls, models.ModelBase)
-        assert spec.recipes()[name] is spec.recipe
+        assert train.RECIPES[name] == (name, spec.recipe)
 
 
 def test_an_unlisted_model_says_where_to_add_it():

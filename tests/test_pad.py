@@ -14,9 +14,8 @@ import zlib
 import numpy as np
 import pytest
 import torch
-from browser_support import DIGIT_STROKES
 from ipycanvas.canvas import COMMANDS
-from pad_support import FakeClock, dense
+from pad_support import FakeClock, mouse_draw, send, strokes_of
 from PIL import Image
 from torch import nn
 
@@ -34,23 +33,10 @@ from mnistlib.classroom.strokes import (
     Strokes,
     preprocessing_steps,
 )
-from mnistlib.models import ImprovedMLP
+from mnistlib.models import MLP
+from tools.drawn_digits import DIGITS, dense
 
 # ---- helpers: the browser's side of the conversation ------------------------------------------------
-
-
-def send(pad: DrawingPad, event: str, **content) -> None:
-    """Deliver one canvas event to the kernel side, as the browser does."""
-    pad.view.canvas._handle_frontend_event(None, {"event": event, **content}, [])
-
-
-def mouse_draw(pad: DrawingPad, strokes) -> None:
-    for stroke in strokes:
-        points = dense(stroke)
-        send(pad, "mouse_down", x=points[0][0], y=points[0][1])
-        for x, y in points[1:]:
-            send(pad, "mouse_move", x=x, y=y)
-        send(pad, "mouse_up", x=points[-1][0], y=points[-1][1])
 
 
 def inked_draw(pad: DrawingPad, strokes, batch: int = 3) -> None:
@@ -104,15 +90,27 @@ def reading_attrs(pad: DrawingPad) -> tuple[str, str]:
 
 
 def paper_png(digit: int, fmt: str = "PNG") -> bytes:
-    """Return a picture of a designed digit as dark ink on light paper, encoded as ``fmt``."""
-    strokes = Strokes()
-    for stroke in DIGIT_STROKES[digit]:
-        strokes.add_stroke(stroke)
-    ink = strokes.rasterize() // 255  # 0 or 1
+    """Return a picture of a drawn digit as dark ink on light paper, encoded as ``fmt``."""
+    ink = strokes_of(digit).rasterize() // 255  # 0 or 1
     paper = Image.fromarray(235 - ink * 200).convert("RGB")  # grey-white paper, dark ink
     buffer = io.BytesIO()
     paper.save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+def count_predictions(pad: DrawingPad, monkeypatch) -> tuple[FakeClock, list[bool]]:
+    """Stop the pad's throttle clock and record each prediction: True for a live one, False for the final one."""
+    clock = FakeClock()
+    pad.throttle.clock = clock
+    calls: list[bool] = []
+    real_predict = pad_module.fast_predict
+
+    def counting_predict(model, image):
+        calls.append(pad.strokes.drawing)
+        return real_predict(model, image)
+
+    monkeypatch.setattr(pad_module, "fast_predict", counting_predict)
+    return clock, calls
 
 
 def png_header_only(width: int, height: int) -> bytes:
@@ -157,9 +155,9 @@ def test_a_new_pad_asks_for_a_digit(pad):
     assert "DrawingPad(" in repr(pad) and len(repr(pad)) < 200
 
 
-@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+@pytest.mark.parametrize("digit", sorted(DIGITS))
 def test_a_mouse_drawing_is_read_and_shown(pad, digit):
-    mouse_draw(pad, DIGIT_STROKES[digit])
+    mouse_draw(pad, DIGITS[digit])
     assert pad.state == "digit" and pad.prediction.digit == digit
     assert reading_attrs(pad) == ("digit", str(digit))
     assert f'class="mnist-bar-row mnist-top" data-digit="{digit}"' in pad.view.bars.value
@@ -171,16 +169,17 @@ def test_a_mouse_drawing_is_read_and_shown(pad, digit):
 
 
 def test_the_reading_is_the_same_as_predicting_the_kernels_raster(pad):
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     direct = mnistlib.predict(pad.model, pad.strokes.rasterize())
     np.testing.assert_allclose(pad.prediction.probabilities, direct.probabilities, atol=1e-6)
 
 
 def test_a_finger_drawing_is_read(pad):
-    touch_draw(pad, DIGIT_STROKES[1])
+    touch_draw(pad, DIGITS[1])
     assert not pad.strokes.drawing
     assert reading_attrs(pad) == ("digit", "1")
-    assert pad.strokes.strokes[0][-1] == pytest.approx((130, 235))  # the last point survives touch_end([])
+    # The last point survives touch_end([]), which names no finger.
+    assert pad.strokes.strokes[0][-1] == pytest.approx(DIGITS[1][0][-1])
 
 
 def test_a_stroke_that_leaves_the_pad_ends_there(pad):
@@ -195,17 +194,8 @@ def test_a_stroke_that_leaves_the_pad_ends_there(pad):
 
 
 def test_live_predictions_during_a_stroke_are_throttled(pad, monkeypatch):
-    clock = FakeClock()
-    pad.throttle.clock = clock
-    calls = []
-    real_predict = pad_module.fast_predict
-
-    def counting_predict(model, image):
-        calls.append(pad.strokes.drawing)  # True: a live prediction, False: the final one
-        return real_predict(model, image)
-
-    monkeypatch.setattr(pad_module, "fast_predict", counting_predict)
-    points = dense(DIGIT_STROKES[1][0], step=2.0)  # about 100 mouse-move events
+    clock, calls = count_predictions(pad, monkeypatch)
+    points = dense(DIGITS[1][0], step=2.0)  # about 100 mouse-move events
     send(pad, "mouse_down", x=points[0][0], y=points[0][1])
     for x, y in points[1:]:
         clock.now += 0.01  # an event every 10 ms
@@ -245,7 +235,7 @@ def test_an_unsure_reading_says_so_and_names_the_runner_up():
     probabilities = [0.02, 0.02, 0.02, 0.45, 0.02, 0.35, 0.03, 0.03, 0.03, 0.03]
     pad = DrawingPad(FixedProbabilities(probabilities))
     assert pad.view.model_menu.value == "This notebook's model"
-    mouse_draw(pad, DIGIT_STROKES[1])
+    mouse_draw(pad, DIGITS[1])
     assert pad.state == "unsure" and reading_attrs(pad) == ("unsure", "3")
     assert "Not sure: 3 (45%) or 5 (35%)?" in pad.view.reading.value
     assert 'class="mnist-bar-row mnist-top-unsure" data-digit="3"' in pad.view.bars.value
@@ -254,13 +244,13 @@ def test_an_unsure_reading_says_so_and_names_the_runner_up():
 def test_a_confident_reading_is_not_marked_unsure():
     probabilities = [0.01] * 9 + [0.91]
     pad = DrawingPad(FixedProbabilities(probabilities))
-    mouse_draw(pad, DIGIT_STROKES[1])
+    mouse_draw(pad, DIGITS[1])
     assert pad.state == "digit" and reading_attrs(pad) == ("digit", "9")
     assert UNSURE_BELOW < 0.91
 
 
 def test_clear_returns_to_the_blank_state(pad):
-    mouse_draw(pad, DIGIT_STROKES[0])
+    mouse_draw(pad, DIGITS[0])
     pad.view.clear_button.click()
     assert pad.strokes.is_empty and pad.state == "blank" and pad.prediction is None
     assert reading_attrs(pad) == ("blank", "")
@@ -268,7 +258,7 @@ def test_clear_returns_to_the_blank_state(pad):
 
 
 def test_undo_removes_the_last_stroke_and_rereads_what_is_left(pad):
-    mouse_draw(pad, DIGIT_STROKES[1])
+    mouse_draw(pad, DIGITS[1])
     first = pad.prediction.probabilities.copy()
     mouse_draw(pad, [[(60, 140), (230, 140)]])  # a bar across the 1
     assert len(pad.strokes) == 2
@@ -292,7 +282,7 @@ def test_an_uploaded_picture_is_read(pad, fmt, mime):
 
 def test_drawing_after_an_upload_reads_the_drawing(pad):
     upload(pad, "seven.png", paper_png(7))
-    mouse_draw(pad, DIGIT_STROKES[1])
+    mouse_draw(pad, DIGITS[1])
     assert isinstance(pad.current_image(), np.ndarray)
     assert reading_attrs(pad) == ("digit", "1")
     assert 'data-kind="none"' in pad.view.message.value
@@ -313,25 +303,25 @@ def test_a_bad_upload_shows_an_error_and_the_pad_keeps_working(pad, name, conten
     upload(pad, name, content)
     assert 'data-kind="error"' in pad.view.message.value and name in pad.view.message.value
     assert pad.state == "blank" and pad.view.upload.value == ()
-    mouse_draw(pad, DIGIT_STROKES[1])
+    mouse_draw(pad, DIGITS[1])
     assert reading_attrs(pad) == ("digit", "1")
     assert 'data-kind="none"' in pad.view.message.value  # drawing clears the old error
 
 
 def test_a_bad_upload_leaves_the_current_drawing_alone(pad):
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     upload(pad, "notes.txt", b"hello")
     assert reading_attrs(pad) == ("digit", "7") and len(pad.strokes) == 1
 
 
 def test_switching_models_rereads_the_drawing(pad):
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     cnn, cnn_probabilities = pad.model, pad.prediction.probabilities.copy()
-    pad.view.model_menu.value = "Improved MLP (shipped)"
-    assert isinstance(pad.model, ImprovedMLP)
+    pad.view.model_menu.value = "MLP (shipped)"
+    assert isinstance(pad.model, MLP)
     assert reading_attrs(pad) == ("digit", "7")
     assert not np.allclose(pad.prediction.probabilities, cnn_probabilities)  # another model's reading
-    assert "Improved MLP (shipped)" in pad.view.message.value
+    assert "MLP (shipped)" in pad.view.message.value
     pad.view.model_menu.value = "CNN (shipped)"
     assert pad.model is cnn  # loaded once, kept
     np.testing.assert_allclose(pad.prediction.probabilities, cnn_probabilities, atol=1e-6)
@@ -344,7 +334,7 @@ def test_a_broken_student_checkpoint_keeps_the_working_model(tmp_path):
     pad.view.model_menu.value = "Yours: broken"
     assert 'data-kind="error"' in pad.view.message.value and "student_broken.pt" in pad.view.message.value
     assert pad.view.model_menu.value == "CNN (shipped)"
-    mouse_draw(pad, DIGIT_STROKES[0])
+    mouse_draw(pad, DIGITS[0])
     assert reading_attrs(pad) == ("digit", "0")
 
 
@@ -353,7 +343,7 @@ def test_the_model_menu_offers_shipped_and_student_models(tmp_path):
     (tmp_path / "other.pt").write_bytes(b"")
     choices = model_choices(tmp_path)
     assert choices["CNN (shipped)"] == SHIPPED_MODELS["cnn"]
-    assert choices["Improved MLP (shipped)"] == SHIPPED_MODELS["mlp_improved"]
+    assert choices["MLP (shipped)"] == SHIPPED_MODELS["mlp"]
     assert choices["Yours: lenet"] == tmp_path / "student_lenet.pt"
     assert len(choices) == 3
 
@@ -362,7 +352,7 @@ def test_the_steps_panel_shows_the_preprocessing_of_the_drawing(pad):
     assert pad.view.steps.layout.display == "none"
     pad.view.steps_toggle.value = True
     assert pad.view.steps.layout.display == "flex" and "Draw a digit" in pad.view.steps.children[0].value
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     expected = preprocessing_steps(pad.strokes.rasterize())
     panel = pad.view.steps.children[0]
     assert len(panel.children) == len(expected) >= 3
@@ -374,7 +364,7 @@ def test_the_steps_panel_shows_the_preprocessing_of_the_drawing(pad):
 
 
 def test_a_new_browser_view_gets_the_strokes_repainted(pad, monkeypatch):
-    mouse_draw(pad, DIGIT_STROKES[7] + [[(200, 200)]])  # one line and one dot
+    mouse_draw(pad, DIGITS[7] + [[(200, 200)]])  # one line and one dot
     manager = pad.view.canvas._canvas_manager
     manager._current_canvas = pad.view.canvas  # what the kernel believes after an earlier view
     sent = []
@@ -398,26 +388,17 @@ def drawing_commands(pad: DrawingPad, monkeypatch) -> list:
 
 def test_strokes_inked_by_the_page_are_read_and_not_drawn_back(pad, monkeypatch):
     sent = drawing_commands(pad, monkeypatch)
-    inked_draw(pad, DIGIT_STROKES[7])
+    inked_draw(pad, DIGITS[7])
     assert sent == [], "the page inks its strokes itself: the kernel must not draw them again"
     assert reading_attrs(pad) == ("digit", "7") and 'data-live="false"' in pad.view.reading.value
     by_mouse = Strokes()
-    for stroke in DIGIT_STROKES[7]:
+    for stroke in DIGITS[7]:
         by_mouse.add_stroke(dense(stroke))
     assert pad.strokes.strokes == by_mouse.strokes, "batches must give the kernel every point a mouse gives"
 
 
 def test_inked_batches_are_read_live_at_most_as_often_as_the_throttle_allows(pad, monkeypatch):
-    clock = FakeClock()
-    pad.throttle.clock = clock
-    calls = []
-    real_predict = pad_module.fast_predict
-
-    def counting_predict(model, image):
-        calls.append(pad.strokes.drawing)  # True: a live prediction, False: the final one
-        return real_predict(model, image)
-
-    monkeypatch.setattr(pad_module, "fast_predict", counting_predict)
+    clock, calls = count_predictions(pad, monkeypatch)
     custom(pad, event="mnist_down", x=150, y=45)
     for i in range(20):  # a batch of three moves every 50 ms, for 1 s
         clock.now += 0.05
@@ -442,7 +423,7 @@ def test_warming_up_reads_once_and_leaves_the_pad_as_new(pad, monkeypatch):
     assert pad.strokes.is_empty and pad.prediction is None and pad.state == "blank"
     for part in ("reading", "bars", "message", "model_view"):
         assert getattr(pad.view, part).value == getattr(new.view, part).value, part
-    inked_draw(pad, DIGIT_STROKES[7])  # and it reads as before
+    inked_draw(pad, DIGITS[7])  # and it reads as before
     assert reading_attrs(pad) == ("digit", "7")
 
 
@@ -460,7 +441,7 @@ def test_the_points_sent_with_the_pen_up_end_the_stroke(pad):
 def test_an_inked_stroke_over_an_upload_repaints_the_pad(pad, monkeypatch):
     upload(pad, "seven.png", paper_png(7))
     sent = drawing_commands(pad, monkeypatch)
-    inked_draw(pad, DIGIT_STROKES[1])
+    inked_draw(pad, DIGITS[1])
     # At the pen's down the upload goes (a repaint), and again at its up: ink the browser drew
     # before the first repaint reached it was wiped by it.
     assert len(sent) == 2
@@ -469,7 +450,7 @@ def test_an_inked_stroke_over_an_upload_repaints_the_pad(pad, monkeypatch):
 
 def test_reading_leaves_torch_threads_as_they_were(pad):
     before = torch.get_num_threads()
-    mouse_draw(pad, DIGIT_STROKES[7])
+    mouse_draw(pad, DIGITS[7])
     upload(pad, "notes.txt", b"not an image")  # a failing read restores them too
     assert torch.get_num_threads() == before
 

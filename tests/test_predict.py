@@ -127,5 +127,5 @@ def test_predict_leaves_torch_thread_count_as_it_was(model, snapshot):
 
 
 def test_other_checkpoints_load_by_path(snapshot):
-    mlp = mnistlib.load_model(SHIPPED_MODELS["mlp_improved"])
+    mlp = mnistlib.load_model(SHIPPED_MODELS["mlp"])
     assert mnistlib.predict(mlp, snapshot).digit == 7

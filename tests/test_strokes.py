@@ -129,7 +129,7 @@ def test_a_raster_already_returned_does_not_change_and_edited_points_are_drawn_a
     assert again[60, 190] == 0 and np.array_equal(again, _drawn_from_scratch(strokes))
 
 
-@pytest.mark.parametrize("name", ["cnn", "mlp_improved"])
+@pytest.mark.parametrize("name", ["cnn", "mlp"])
 @pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
 def test_the_designed_browser_strokes_are_read_as_their_digit(digit, name):
     s = Strokes()

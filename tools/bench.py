@@ -30,7 +30,7 @@ from mnistlib.classroom.fast_route import fast_predict, fast_to_mnist
 from mnistlib.classroom.folded_cnn import folded_forward
 from mnistlib.data import DATA_DIR, ensure_mnist, load_mnist
 from mnistlib.evaluate import accuracy, predict_proba
-from mnistlib.models import ImprovedMLP, build_model
+from mnistlib.models import MLP, Recipe, build_model
 from mnistlib.prediction import predict
 from mnistlib.preprocess import MNIST_MEAN, MNIST_STD, to_mnist
 from mnistlib.runtime import bf16_supported, eval_mode, seed_everything
@@ -41,9 +41,13 @@ from tools.timing import time_calls
 THRESHOLDS = (0.990, 0.993, 0.995)
 
 
+# Trades minutes for the last tenths: three of these CNNs, their probabilities averaged.
+BEST = ("cnn", Recipe(num_epochs=10, batch_size=256, lr=6e-3, weight_decay=5e-4, augment=1.0))
+
+
 def train_recipe(name: str, seed: int, train_data, test_data, **changes) -> dict:
     """Train one named recipe with one seed (``changes`` override recipe fields); return its history and accuracy."""
-    arch, recipe = RECIPES[name]
+    arch, recipe = BEST if name == "best" else RECIPES[name]
     recipe = replace(recipe, **changes)
     seed_everything(seed)
     model = build_model(arch)
@@ -65,7 +69,7 @@ def time_to(history: dict, threshold: float) -> float:
 
 
 def baseline_pipeline(num_epochs: int, seed: int) -> dict:
-    """Train the original way: torchvision MNIST + ToTensor/Normalize + DataLoader(64) + improved MLP + Adam."""
+    """Train the original way: torchvision MNIST + ToTensor/Normalize + DataLoader(64) + the MLP + Adam."""
     seed_everything(seed)
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     train_set = datasets.MNIST(str(DATA_DIR), train=True, transform=tf)
@@ -74,7 +78,7 @@ def baseline_pipeline(num_epochs: int, seed: int) -> dict:
         train_set, batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(seed)
     )
     test_loader = DataLoader(test_set, batch_size=1000)
-    model = ImprovedMLP(mean=0.0, std=1.0)  # the transform already normalised
+    model = MLP(mean=0.0, std=1.0)  # the transform already normalised
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     loss_fn = torch.nn.CrossEntropyLoss()
     start = time.perf_counter()
@@ -124,9 +128,9 @@ def cnn_section(seeds: list[int], train_data, test_data) -> list[dict]:
 def mlp_and_baseline_section(
     seeds: list[int], train_data, test_data, cnn_runs: list[dict], baseline_epochs: int
 ) -> None:
-    """Print the improved MLP's runs and how ours compares with the original pipeline."""
-    print("\n== improved MLP (recipe 'mlp_improved')")
-    mlp_runs = [train_recipe("mlp_improved", s, train_data, test_data) for s in seeds]
+    """Print the MLP's runs and how ours compares with the original pipeline."""
+    print("\n== MLP (recipe 'mlp', the lessons' recipe)")
+    mlp_runs = [train_recipe("mlp", s, train_data, test_data) for s in seeds]
     for s, run in zip(seeds, mlp_runs):
         print(f"  seed {s}: {run['acc']:.2%} in {run['seconds']:.1f} s")
 
@@ -137,7 +141,7 @@ def mlp_and_baseline_section(
     mlp_sec = statistics.median(r["seconds"] for r in mlp_runs)
     print(f"  baseline: {base['acc']:.2%} in {base['seconds']:.1f} s ({base_epoch:.1f} s per epoch)")
     print(
-        f"  improved MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
+        f"  MLP, ours vs baseline: {base_epoch / mlp_epoch:.0f}x faster per epoch, "
         f"{base['seconds'] / mlp_sec:.1f}x less time in all, accuracy {statistics.median(r['acc'] for r in mlp_runs):.2%}"
         f" vs {base['acc']:.2%}"
     )
