@@ -1,46 +1,56 @@
 """Helpers for the real-browser tests: servers on 127.0.0.1, Chromium, drawing strokes, reading the pad.
 
 Ports, homes, Chromium's flags and the server process come from ``tools.local_servers``, which
-``tools/classroom.py`` uses too.
+``tools/classroom/`` uses too; the digits drawn are ``tools.drawn_digits``'.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from pad_support import dense
-
+from mnistlib.classroom.strokes import PAD_SIZE
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
-from tools.local_servers import CHROMIUM, CHROMIUM_ARGS, Server, free_port, isolated_env, voila_args
+from tools.drawn_digits import DIGITS, Point, dense
+from tools.local_servers import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PAD_PAINTED,
+    Server,
+    free_port,
+    isolated_env,
+    voila_server,
+)
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 NOTEBOOK = "04_draw_and_predict.ipynb"
-PAD = 280  # the pad's size in canvas pixels (mnistlib.classroom.pad.PAD_SIZE)
+DIGIT_STROKES = DIGITS  # the name tests/test_strokes.py imports
+STEP = 6.0  # px between two mouse moves along a stroke
 
-Stroke = Sequence[tuple[float, float]]
-
-
-def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 36) -> list[tuple[float, float]]:
-    # Starts at the top and goes round clockwise, overlapping a little to close the loop.
-    return [
-        (cx + rx * math.sin(2 * math.pi * i / n), cy - ry * math.cos(2 * math.pi * i / n))
-        for i in range(n + 2)
-    ]
-
-
-# Digits designed in pad pixels (x right, y down), each as a person would draw it.
-DIGIT_STROKES: dict[int, list[Stroke]] = {
-    0: [_ellipse(140, 140, 65, 95)],
-    1: [[(150, 45), (140, 140), (130, 235)]],
-    7: [[(75, 55), (205, 55), (160, 140), (120, 235)]],
-}
+# Run every cell of the notebook open in JupyterLab, and list the cells that raised.
+RUN_ALL = """async () => {
+    const app = window.jupyterapp;
+    const timeout = new Promise(
+        (_, reject) => setTimeout(() => reject(new Error("Run All took over 3 minutes")), 180000));
+    return await Promise.race([app.commands.execute("notebook:run-all-cells"), timeout]);
+}"""
+CELL_ERRORS = """() => {
+    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
+    const errors = [];
+    for (let i = 0; i < cells.length; i++) {
+        const cell = cells.get(i);
+        if (cell.type !== "code") continue;
+        for (const out of cell.outputs.toJSON()) {
+            if (out.output_type === "error") errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
+        }
+    }
+    return errors;
+}"""
 
 
 def copy_notebooks(dest: Path) -> Path:
@@ -49,9 +59,8 @@ def copy_notebooks(dest: Path) -> Path:
     return dest
 
 
-@contextlib.contextmanager
-def lab_server(root: Path, home: Path) -> Iterator[Server]:
-    """Run JupyterLab on 127.0.0.1 with a token, serving ``root``."""
+def lab_server(root: Path, home: Path) -> Server:
+    """Start JupyterLab on 127.0.0.1 with a token, serving ``root``; a context manager, ready, then stopped."""
     port, token = free_port(), secrets.token_hex(16)
     args = [
         sys.executable,
@@ -67,32 +76,7 @@ def lab_server(root: Path, home: Path) -> Iterator[Server]:
         "--LabApp.expose_app_in_browser=True",
         "--ServerApp.open_browser=False",
     ]
-    server = Server(args, port, token, isolated_env(home), home / "lab.log", f"/api/status?token={token}")
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
-
-
-@contextlib.contextmanager
-def voila_server(notebook: Path, home: Path) -> Iterator[Server]:
-    """Run Voila on 127.0.0.1 with a token, serving one notebook as an app."""
-    port, token = free_port(), secrets.token_hex(16)
-    # Probe a static file: every GET of / starts a kernel and runs the notebook.
-    server = Server(
-        voila_args(notebook, port, token),
-        port,
-        token,
-        isolated_env(home),
-        home / "voila.log",
-        "/voila/static/favicon.ico",
-    )
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+    return Server(args, port, token, isolated_env(home), home / "lab.log", f"/api/status?token={token}")
 
 
 # System browsers first: Debian's Chromium, then other common names on PATH.
@@ -143,6 +127,60 @@ def launch_chromium(playwright, user_data_dir: Path, has_touch: bool = False):
     )
 
 
+@contextlib.contextmanager
+def chromium_page(playwright, profile: Path, has_touch: bool = False) -> Iterator:
+    """Yield a page of a fresh Chromium; ``page.js_errors`` collects the page's uncaught exceptions."""
+    profile.mkdir(parents=True, exist_ok=True)
+    context = launch_chromium(playwright, profile, has_touch=has_touch)
+    try:
+        page = context.pages[0] if context.pages else context.new_page()
+        page.js_errors = []
+        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
+        yield page
+    finally:
+        context.close()
+
+
+@contextlib.contextmanager
+def notebook_in_lab(playwright, root: Path, notebook: str, scratch: Path, name: str) -> Iterator:
+    """Yield ``notebook`` (in ``root``) open in JupyterLab in Chromium, every cell run and its pad painted.
+
+    ``scratch`` holds the server's home and the browser's profile; ``name`` names the screenshot of a failure.
+    """
+    with (
+        lab_server(root, scratch / "lab-home") as server,
+        chromium_page(playwright, scratch / "chromium") as page,
+    ):
+        with screenshot_on_failure(page, name):
+            page.goto(f"{server.url}/lab/tree/{notebook}?token={server.token}")
+            # The status bar says Idle only once a kernel exists; a Run All before that is lost.
+            page.wait_for_selector("#jp-main-statusbar >> text=/\\| Idle/", timeout=90_000)
+            ok = page.evaluate(RUN_ALL)
+            errors = page.evaluate(CELL_ERRORS)
+            assert ok and not errors, f"Run All failed: {errors}\n{server.log_tail(1500)}"
+            wait_until_pad_is_painted(page)
+        yield page
+
+
+@contextlib.contextmanager
+def app_in_chromium(
+    playwright, notebook: Path, scratch: Path, name: str, has_touch: bool = False
+) -> Iterator:
+    """Yield ``notebook`` served as `make app` serves it, open in Chromium with its pad painted.
+
+    The page knows its ``app_url`` and its ``server``; ``scratch`` and ``name`` as for ``notebook_in_lab``.
+    """
+    with (
+        voila_server(notebook, scratch / "voila-home") as server,
+        chromium_page(playwright, scratch / "chromium", has_touch) as page,
+    ):
+        page.server, page.app_url = server, f"{server.url}/?token={server.token}"
+        with screenshot_on_failure(page, name):
+            page.goto(page.app_url)
+            wait_until_pad_is_painted(page)
+        yield page
+
+
 def screenshot(page, name: str) -> Path:
     """Save a full-page screenshot to test-artifacts/ and return its path."""
     ARTIFACTS.mkdir(exist_ok=True)
@@ -153,32 +191,44 @@ def screenshot(page, name: str) -> Path:
 
 
 @contextlib.contextmanager
-def screenshot_on_failure(page, name: str) -> Iterator[None]:
-    """Re-raise any failure inside with a screenshot saved and named in the message."""
+def explained(explain: Callable[[Exception], str]) -> Iterator[None]:
+    """Re-raise any failure inside as an AssertionError whose message is ``explain(the failure)``."""
     try:
         yield
     except Exception as exc:
-        path = screenshot(page, f"FAILED-{name}")
-        raise AssertionError(f"{exc}\n(screenshot: {path})") from exc
+        raise AssertionError(explain(exc)) from exc
 
 
-def pad_canvas(page):
-    """Return the pad's canvas, scrolled into view."""
+def screenshot_on_failure(page, name: str):
+    """Re-raise any failure inside with a screenshot saved and named in the message (a context manager)."""
+    return explained(lambda exc: f"{exc}\n(screenshot: {screenshot(page, f'FAILED-{name}')})")
+
+
+def pad_canvas(page, timeout: float = 60_000):
+    """Return the pad's canvas once it shows, scrolled into view."""
     canvas = page.locator(".mnist-pad canvas").first
-    canvas.wait_for(state="visible", timeout=60_000)
+    canvas.wait_for(state="visible", timeout=timeout)
     canvas.scroll_into_view_if_needed()
     return canvas
 
 
-def _to_page(box: dict, x: float, y: float) -> tuple[float, float]:
-    return box["x"] + x * box["width"] / PAD, box["y"] + y * box["height"] / PAD
+def wait_until_pad_is_painted(page, timeout: float = 30_000, appear: float = 60_000) -> None:
+    """Wait until the pad's canvas shows and is painted black all over (its kernel drew it for this page)."""
+    pad_canvas(page, appear)
+    unpainted = "the pad was never painted for this page (no repaint on client_ready?)"
+    with explained(lambda _: f"{unpainted}: {canvas_ink(page)}"):
+        page.wait_for_function(PAD_PAINTED, timeout=timeout)
 
 
-def mouse_draw(page, strokes: Sequence[Stroke]) -> None:
+def _to_page(box: dict, x: float, y: float) -> Point:
+    return box["x"] + x * box["width"] / PAD_SIZE, box["y"] + y * box["height"] / PAD_SIZE
+
+
+def mouse_draw(page, strokes: Sequence[Sequence[Point]]) -> None:
     """Draw strokes on the pad with the mouse."""
     box = pad_canvas(page).bounding_box()
     for stroke in strokes:
-        points = dense(stroke, 6.0)
+        points = dense(stroke, STEP)
         page.mouse.move(*_to_page(box, *points[0]))
         page.mouse.down()
         for point in points[1:]:
@@ -186,11 +236,11 @@ def mouse_draw(page, strokes: Sequence[Stroke]) -> None:
         page.mouse.up()
 
 
-def touch_draw(page, cdp, strokes: Sequence[Stroke]) -> None:
+def touch_draw(page, cdp, strokes: Sequence[Sequence[Point]]) -> None:
     """Draw strokes on the pad with one finger, through DevTools touch events."""
     box = pad_canvas(page).bounding_box()
     for stroke in strokes:
-        points = [_to_page(box, *p) for p in dense(stroke, 6.0)]
+        points = [_to_page(box, *p) for p in dense(stroke, STEP)]
         cdp.send(
             "Input.dispatchTouchEvent",
             {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]},
@@ -207,12 +257,17 @@ def reading(page) -> dict[str, str]:
 
 
 def _wait_for(page, selector: str, expected: str, timeout: float) -> None:
-    try:
+    def shows(_: Exception) -> str:
+        return f"expected the pad to show {expected}; it shows {reading(page)}, message: {message(page)!r}"
+
+    with explained(shows):
         page.wait_for_selector(selector, timeout=timeout)
-    except Exception as exc:
-        raise AssertionError(
-            f"expected the pad to show {expected}; it shows {reading(page)}, message: {message(page)!r}"
-        ) from exc
+
+
+def clear(page) -> None:
+    """Click the pad's Clear button and wait until the pad is blank."""
+    page.locator(".mnist-pad button", has_text="Clear").click()
+    wait_for_reading(page, "blank")
 
 
 def wait_for_reading(page, state: str, timeout: float = 20_000) -> None:
@@ -220,15 +275,24 @@ def wait_for_reading(page, state: str, timeout: float = 20_000) -> None:
     _wait_for(page, f'.mnist-reading [data-state="{state}"]', state, timeout)
 
 
-def wait_for_read_digit(page, digit: int, strokes: int = 1, timeout: float = 30_000) -> None:
-    """Wait until the pad reads ``digit`` (sure or not) from ``strokes`` finished strokes, not a live reading.
+def wait_for_final_reading(page, strokes: int, digit: int | None = None, timeout: float = 30_000) -> str:
+    """Wait until the pad reads ``digit`` (or any digit), sure or not, from ``strokes`` finished strokes; return it.
 
-    The kernel can lag behind the browser: while it catches up, the pad may show a live reading of
-    half a stroke, which may already be the right digit.
+    Not a live reading: the kernel can lag behind the browser, and while it catches up the pad may
+    show a live reading of half a stroke, which may already be the right digit.
     """
-    final = f'[data-digit="{digit}"][data-strokes="{strokes}"][data-live="false"]'
+    final = f'[data-strokes="{strokes}"][data-live="false"]'
+    if digit is not None:
+        final += f'[data-digit="{digit}"]'
     selector = ", ".join(f'.mnist-reading [data-state="{s}"]{final}' for s in ("digit", "unsure"))
-    _wait_for(page, selector, f"{digit} read from {strokes} finished stroke(s)", timeout)
+    wanted = "a digit" if digit is None else str(digit)
+    _wait_for(page, selector, f"{wanted} read from {strokes} finished stroke(s)", timeout)
+    return reading(page)["digit"]
+
+
+def wait_for_read_digit(page, digit: int, strokes: int = 1, timeout: float = 30_000) -> None:
+    """Wait until the pad reads ``digit`` (sure or not) from ``strokes`` finished strokes, not a live reading."""
+    wait_for_final_reading(page, strokes, digit, timeout)
 
 
 def message(page) -> str:

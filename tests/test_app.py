@@ -23,9 +23,9 @@ from pathlib import Path
 import nbformat
 import pytest
 from browser_support import (
-    DIGIT_STROKES,
+    app_in_chromium,
     canvas_ink,
-    launch_chromium,
+    chromium_page,
     mouse_draw,
     pad_canvas,
     screenshot,
@@ -35,9 +35,10 @@ from browser_support import (
     wait_for_reading,
 )
 from nbclient import NotebookClient
-from playwright.sync_api import sync_playwright
 
 from mnistlib.paths import REPO_ROOT
+from tools.drawn_digits import DIGITS
+from tools.local_servers import kernel_pids, parent_pid
 
 sys.path.insert(0, str(REPO_ROOT / "app" / "config"))
 import app_pool  # app/config/app_pool.py, imported as app/config/voila.py imports it
@@ -78,40 +79,19 @@ def kernel_pid(server, kernel_id: str) -> int:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if parent == server.process.pid and kernel_id.encode() in (entry / "cmdline").read_bytes():
+                if (
+                    parent_pid(int(entry.name)) == server.process.pid
+                    and kernel_id.encode() in (entry / "cmdline").read_bytes()
+                ):
                     return int(entry.name)
     raise AssertionError(f"no process of kernel {kernel_id} among the server's children")
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
 def app_page(playwright, tmp_path_factory):
     """The app served as `make app` serves it, open in Chromium (from any directory pytest runs in)."""
-    server_cm = voila_server(APP, tmp_path_factory.mktemp("app-home"))
-    server = server_cm.__enter__()
-    context = None
-    try:
-        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
-        page = context.pages[0] if context.pages else context.new_page()
-        page.app_url = f"{server.url}/?token={server.token}"
-        page.server = server
-        page.js_errors = []
-        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-        with screenshot_on_failure(page, "app-open"):
-            page.goto(page.app_url)
-            pad_canvas(page)
-            wait_for_reading(page, "blank", timeout=60_000)
+    with app_in_chromium(playwright, APP, tmp_path_factory.mktemp("app"), "app-open") as page:
         yield page
-    finally:
-        if context is not None:
-            context.close()
-        server_cm.__exit__(None, None, None)
 
 
 def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
@@ -122,7 +102,7 @@ def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
         assert "Exercises" not in text and "For teachers" not in text, "the app shows the lesson"
         for name in ("Clear", "Undo", "Upload"):
             assert page.locator(".mnist-pad button", has_text=name).count() == 1, f"no {name} button"
-        mouse_draw(page, DIGIT_STROKES[7])
+        mouse_draw(page, DIGITS[7])
         wait_for_read_digit(page, 7)
         assert canvas_ink(page)["ink"] > 2000, "the strokes do not show on the canvas"
         assert page.locator(RELOAD_MESSAGE).count() == 0
@@ -132,22 +112,7 @@ def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
 
 def server_kernels(server) -> list[int]:
     """Return the pids of the app kernels forked from the server's kernel template (app/fork)."""
-    kernels = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                if (
-                    parent != server.process.pid
-                    or b"fork_kernel.py\x00serve" not in (entry / "cmdline").read_bytes()
-                ):
-                    continue
-                for child in Path("/proc").iterdir():
-                    if child.name.isdigit():
-                        with contextlib.suppress(OSError):
-                            stat = (child / "stat").read_text().rsplit(")", 1)[1].split()
-                            if int(stat[1]) == int(entry.name):
-                                kernels.append(int(child.name))
+    kernels = kernel_pids(server.process.pid, forked_only=True)
     assert kernels, "no kernel forked from the app's template: is APP_FORK off?"
     return kernels
 
@@ -177,10 +142,10 @@ def test_the_page_inks_strokes_itself_and_sends_them_in_batches(app_page):
         wait_for_reading(page, "blank", timeout=60_000)
         page.wait_for_timeout(1500)  # the script takes the pad over within a second of its appearing
         sent.clear()
-        mouse_draw(page, DIGIT_STROKES[1])
+        mouse_draw(page, DIGITS[1])
         wait_for_read_digit(page, 1)
         # mouse_draw moves the mouse every 6 px along the stroke.
-        moves = sum(math.ceil(math.dist(a, b) / 6) for a, b in itertools.pairwise(DIGIT_STROKES[1][0]))
+        moves = sum(math.ceil(math.dist(a, b) / 6) for a, b in itertools.pairwise(DIGITS[1][0]))
         batches = [batch_points(frame) for frame in sent if b"mnist_moves" in frame]
         ups = [batch_points(frame) for frame in sent if b"mnist_up" in frame]
         # Only the move to the stroke's start (pen up, before the page's first stroke of its own: a
@@ -198,7 +163,7 @@ def test_the_page_inks_strokes_itself_and_sends_them_in_batches(app_page):
         for pid in kernels:  # every kernel stopped: only the page itself can ink the next stroke
             os.kill(pid, signal.SIGSTOP)
         try:
-            mouse_draw(page, DIGIT_STROKES[7])
+            mouse_draw(page, DIGITS[7])
             page.wait_for_timeout(200)
             during = canvas_ink(page)["ink"]
         finally:
@@ -228,7 +193,7 @@ def test_a_dead_kernel_says_reload_and_a_reload_gives_a_working_pad(app_page):
         page.locator(".mnist-reload").click()  # the message's own button reloads the page
         page.wait_for_selector(".mnist-pad canvas", timeout=90_000)
         wait_for_reading(page, "blank", timeout=60_000)
-        mouse_draw(page, DIGIT_STROKES[1])
+        mouse_draw(page, DIGITS[1])
         wait_for_read_digit(page, 1)
         assert page.locator(RELOAD_MESSAGE).count() == 0, "the new page still says reload"
         assert time.monotonic() - start < 120
@@ -238,18 +203,16 @@ def test_a_culled_kernel_says_reload(playwright, tmp_path, monkeypatch):
     # Its own server, culling a kernel after 15 idle seconds (looking every 2 s), even with its page open.
     monkeypatch.setenv("APP_CULL_IDLE", "15")
     monkeypatch.setenv("APP_CULL_INTERVAL", "2")
-    with voila_server(APP, tmp_path / "home") as server:
-        context = launch_chromium(playwright, tmp_path / "chromium")
-        page = context.pages[0] if context.pages else context.new_page()
-        try:
-            with screenshot_on_failure(page, "app-culled"):
-                page.goto(f"{server.url}/?token={server.token}")
-                wait_for_reading(page, "blank", timeout=60_000)
-                page.wait_for_selector(RELOAD_MESSAGE, timeout=45_000)
-                assert page.locator(RELOAD_MESSAGE).get_attribute("data-reason") == "gone"
-                assert "Culling" in server.log_tail(), "the kernel went away, but not by culling"
-        finally:
-            context.close()
+    with (
+        voila_server(APP, tmp_path / "home") as server,
+        chromium_page(playwright, tmp_path / "chromium") as page,
+        screenshot_on_failure(page, "app-culled"),
+    ):
+        page.goto(f"{server.url}/?token={server.token}")
+        wait_for_reading(page, "blank", timeout=60_000)
+        page.wait_for_selector(RELOAD_MESSAGE, timeout=45_000)
+        assert page.locator(RELOAD_MESSAGE).get_attribute("data-reason") == "gone"
+        assert "Culling" in server.log_tail(), "the kernel went away, but not by culling"
 
 
 # ---- the pool: its size for a class, and refills one at a time while the class is quiet ------------

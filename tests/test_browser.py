@@ -9,80 +9,31 @@ from __future__ import annotations
 
 import pytest
 from browser_support import (
-    DIGIT_STROKES,
     NOTEBOOK,
+    app_in_chromium,
     canvas_ink,
+    clear,
     copy_notebooks,
-    lab_server,
-    launch_chromium,
     message,
     mouse_draw,
-    pad_canvas,
+    notebook_in_lab,
     screenshot,
     screenshot_on_failure,
     touch_draw,
-    voila_server,
     wait_for_read_digit,
     wait_for_reading,
+    wait_until_pad_is_painted,
 )
+from pad_support import strokes_of
 from PIL import Image
-from playwright.sync_api import sync_playwright
 
-from mnistlib.classroom.strokes import Strokes
-
-RUN_ALL = """async () => {
-    const app = window.jupyterapp;
-    const timeout = new Promise(
-        (_, reject) => setTimeout(() => reject(new Error("Run All took over 3 minutes")), 180000));
-    return await Promise.race([app.commands.execute("notebook:run-all-cells"), timeout]);
-}"""
-
-CELL_ERRORS = """() => {
-    const cells = window.jupyterapp.shell.currentWidget.content.model.cells;
-    const errors = [];
-    for (let i = 0; i < cells.length; i++) {
-        const cell = cells.get(i);
-        if (cell.type !== "code") continue;
-        for (const out of cell.outputs.toJSON()) {
-            if (out.output_type === "error") errors.push(`cell ${i}: ${out.ename}: ${out.evalue}`);
-        }
-    }
-    return errors;
-}"""
-
-
-@pytest.fixture(scope="module")
-def playwright():
-    with sync_playwright() as p:
-        yield p
+from tools.drawn_digits import DIGITS
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """A throwaway copy of notebooks/: the browser autosaves into what it serves."""
     return copy_notebooks(tmp_path_factory.mktemp("served") / "notebooks")
-
-
-def wait_until_pad_is_painted(page) -> None:
-    """Wait until the pad's canvas is painted black all over (the kernel repainted it for this view)."""
-    pad_canvas(page)
-    try:
-        page.wait_for_function(
-            """() => { const c = document.querySelector('.mnist-pad canvas');
-                       const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                       for (let i = 3; i < d.length; i += 400) if (d[i] < 255) return false;
-                       return true; }""",
-            timeout=30_000,
-        )
-    except Exception as exc:
-        raise AssertionError(
-            f"the pad was never painted for this page (no repaint on client_ready?): {canvas_ink(page)}"
-        ) from exc
-
-
-def clear(page) -> None:
-    page.locator(".mnist-pad button", has_text="Clear").click()
-    wait_for_reading(page, "blank")
 
 
 def upload(page, path) -> None:
@@ -93,11 +44,8 @@ def upload(page, path) -> None:
 
 
 def paper_picture(digit: int, path) -> None:
-    """Save a designed digit as dark ink on light paper: a stand-in for a photo of handwriting."""
-    strokes = Strokes()
-    for stroke in DIGIT_STROKES[digit]:
-        strokes.add_stroke(stroke)
-    Image.fromarray(240 - (strokes.rasterize() // 255) * 210).save(path)
+    """Save a drawn digit as dark ink on light paper: a stand-in for a photo of handwriting."""
+    Image.fromarray(240 - (strokes_of(digit).rasterize() // 255) * 210).save(path)
 
 
 # ---- JupyterLab ------------------------------------------------------------------------------------
@@ -106,21 +54,8 @@ def paper_picture(digit: int, path) -> None:
 @pytest.fixture(scope="module")
 def lab_page(served, playwright, tmp_path_factory):
     """Notebook 04 opened in JupyterLab with every cell run."""
-    with lab_server(served, tmp_path_factory.mktemp("lab-home")) as server:
-        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-lab"))
-        page = context.pages[0] if context.pages else context.new_page()
-        try:
-            with screenshot_on_failure(page, "lab-run-all"):
-                page.goto(f"{server.url}/lab/tree/{NOTEBOOK}?token={server.token}")
-                # The status bar says Idle only once a kernel exists; a Run All before that is lost.
-                page.wait_for_selector("#jp-main-statusbar >> text=/\\| Idle/", timeout=90_000)
-                ok = page.evaluate(RUN_ALL)
-                errors = page.evaluate(CELL_ERRORS)
-                assert ok and not errors, f"Run All failed: {errors}\n{server.log_tail(1500)}"
-                wait_until_pad_is_painted(page)
-            yield page
-        finally:
-            context.close()
+    with notebook_in_lab(playwright, served, NOTEBOOK, tmp_path_factory.mktemp("lab"), "lab-run-all") as page:
+        yield page
 
 
 def test_lab_reads_mouse_drawn_digits_and_clear_empties_the_pad(lab_page):
@@ -128,7 +63,7 @@ def test_lab_reads_mouse_drawn_digits_and_clear_empties_the_pad(lab_page):
     with screenshot_on_failure(page, "lab-draw"):
         for digit in (0, 1, 7):
             clear(page)
-            mouse_draw(page, DIGIT_STROKES[digit])
+            mouse_draw(page, DIGITS[digit])
             wait_for_read_digit(page, digit)
             assert canvas_ink(page)["ink"] > 2000, "the strokes do not show on the canvas"
             if digit == 7:
@@ -161,7 +96,7 @@ def test_lab_shows_an_error_for_a_non_image_and_the_pad_keeps_working(lab_page, 
         page.wait_for_selector('.mnist-message [data-kind="error"]', timeout=20_000)
         assert "notes.txt" in message(page)
         screenshot(page, "lab-bad-upload")
-        mouse_draw(page, DIGIT_STROKES[1])
+        mouse_draw(page, DIGITS[1])
         wait_for_read_digit(page, 1)
         assert page.locator('.mnist-message [data-kind="error"]').count() == 0
 
@@ -172,19 +107,9 @@ def test_lab_shows_an_error_for_a_non_image_and_the_pad_keeps_working(lab_page, 
 @pytest.fixture(scope="module")
 def app_page(served, playwright, tmp_path_factory):
     """The app served as `make app` serves it, open in a browser that has a mouse and a touch screen."""
-    with voila_server(served / NOTEBOOK, tmp_path_factory.mktemp("voila-home")) as server:
-        context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-voila"), has_touch=True)
-        page = context.pages[0] if context.pages else context.new_page()
-        page.app_url = f"{server.url}/?token={server.token}"
-        page.js_errors = []  # uncaught exceptions in the page, e.g. ipycanvas drawing on no canvas
-        page.on("pageerror", lambda error: page.js_errors.append(str(error)))
-        try:
-            with screenshot_on_failure(page, "voila-open"):
-                page.goto(page.app_url)
-                wait_until_pad_is_painted(page)
-            yield page
-        finally:
-            context.close()
+    scratch = tmp_path_factory.mktemp("voila")
+    with app_in_chromium(playwright, served / NOTEBOOK, scratch, "voila-open", has_touch=True) as page:
+        yield page
 
 
 def test_the_app_shows_the_pad_without_code_and_reads_a_drawing(app_page):
@@ -192,7 +117,7 @@ def test_the_app_shows_the_pad_without_code_and_reads_a_drawing(app_page):
     with screenshot_on_failure(page, "voila-draw"):
         text = page.locator("body").inner_text()
         assert "DrawingPad()" not in text and "import mnistlib" not in text, "the app shows code"
-        mouse_draw(page, DIGIT_STROKES[7])
+        mouse_draw(page, DIGITS[7])
         wait_for_read_digit(page, 7)
         screenshot(page, "voila-reads-7")
 
@@ -205,7 +130,7 @@ def test_the_app_still_works_after_a_reload(app_page):
         # them: the pad must be repainted for it and must take strokes (ipycanvas#322, voila#1447).
         wait_until_pad_is_painted(page)
         wait_for_reading(page, "blank")
-        mouse_draw(page, DIGIT_STROKES[1])
+        mouse_draw(page, DIGITS[1])
         wait_for_read_digit(page, 1)
         assert canvas_ink(page)["ink"] > 2000, "after the reload the strokes do not show on the canvas"
         assert not page.js_errors, f"errors in the page: {page.js_errors}"
@@ -215,7 +140,7 @@ def test_a_finger_draws_on_the_app(app_page):
     page = app_page
     with screenshot_on_failure(page, "touch"):
         clear(page)
-        touch_draw(page, page.context.new_cdp_session(page), DIGIT_STROKES[0])
+        touch_draw(page, page.context.new_cdp_session(page), DIGITS[0])
         wait_for_read_digit(page, 0)
         assert canvas_ink(page)["ink"] > 2000, "the finger's stroke does not show on the canvas"
         screenshot(page, "touch-reads-0")

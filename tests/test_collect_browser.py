@@ -13,33 +13,25 @@ from __future__ import annotations
 import nbformat
 import pytest
 from browser_support import (
-    DIGIT_STROKES,
+    app_in_chromium,
     canvas_ink,
+    clear,
     copy_notebooks,
-    lab_server,
-    launch_chromium,
     message,
     mouse_draw,
+    notebook_in_lab,
     screenshot,
     screenshot_on_failure,
-    voila_server,
+    wait_for_final_reading,
     wait_for_reading,
 )
-from playwright.sync_api import sync_playwright
-from test_browser import CELL_ERRORS, RUN_ALL, wait_until_pad_is_painted
 
 from mnistlib.classroom.store import ClassStore
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
-from tools.make_sample_class import VARIANTS, template
+from tools.drawn_digits import DIGITS
 
 LESSON = "06_class_handwriting.ipynb"
 COLLECT_NOTEBOOK = "collect_pad.ipynb"
-
-
-def pad_strokes(digit: int) -> list[list[tuple[float, float]]]:
-    """Return a plain way of writing ``digit`` (the sample class's template) in pad pixels, 200 px tall."""
-    plain = dict.fromkeys(VARIANTS, False)
-    return [[(90 + 100 * x, 40 + 200 * y) for x, y in stroke] for stroke in template(digit, plain)]
 
 
 def collect_notebook(folder) -> str:
@@ -62,13 +54,6 @@ def collect_notebook(folder) -> str:
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    """One Playwright for the module: a second sync_playwright() inside a running one is refused."""
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
 def class_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("class")
 
@@ -80,20 +65,10 @@ def page(class_dir, playwright, tmp_path_factory):
     name = collect_notebook(served)
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MNISTLIB_CLASS_DIR", str(class_dir))  # the served kernels inherit the environment
-        with lab_server(served, tmp_path_factory.mktemp("lab-home")) as server:
-            context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-collect"))
-            page = context.pages[0] if context.pages else context.new_page()
-            try:
-                with screenshot_on_failure(page, "collect-run-all"):
-                    page.goto(f"{server.url}/lab/tree/{name}?token={server.token}")
-                    page.wait_for_selector("#jp-main-statusbar >> text=/\\| Idle/", timeout=90_000)
-                    ok = page.evaluate(RUN_ALL)
-                    errors = page.evaluate(CELL_ERRORS)
-                    assert ok and not errors, f"Run All failed: {errors}\n{server.log_tail(1500)}"
-                    wait_until_pad_is_painted(page)
-                yield page
-            finally:
-                context.close()
+        with notebook_in_lab(
+            playwright, served, name, tmp_path_factory.mktemp("collect"), "collect-run-all"
+        ) as page:
+            yield page
 
 
 def prompt(page) -> dict[str, str]:
@@ -104,15 +79,6 @@ def prompt(page) -> dict[str, str]:
         "digit": box.get_attribute("data-digit") or "",
         "mode": box.get_attribute("data-mode") or "",
     }
-
-
-def wait_for_final_reading(page, strokes: int) -> str:
-    """Wait until the pad has read all ``strokes`` finished strokes (not a live reading); return the digit."""
-    final = f'[data-strokes="{strokes}"][data-live="false"]'
-    page.wait_for_selector(
-        ", ".join(f'.mnist-reading [data-state="{s}"]{final}' for s in ("digit", "unsure")), timeout=30_000
-    )
-    return page.locator(".mnist-reading [data-state]").first.get_attribute("data-digit")
 
 
 def save(page) -> None:
@@ -130,7 +96,7 @@ def test_draw_the_digit_asked_for_save_and_find_it_in_the_store(page, class_dir)
         assert asked["mode"] == "ask" and asked["digit"].isdigit(), asked
         digit = int(asked["digit"])
         assert asked["text"] == f"Draw a {digit}"
-        strokes = pad_strokes(digit)
+        strokes = DIGITS[digit]
         mouse_draw(page, strokes)
         read = wait_for_final_reading(page, len(strokes))
         screenshot(page, "collect-before-save")
@@ -158,8 +124,7 @@ def test_draw_the_digit_asked_for_save_and_find_it_in_the_store(page, class_dir)
 
 def test_a_blank_pad_saves_nothing(page, class_dir):
     with screenshot_on_failure(page, "collect-blank"):
-        page.locator(".mnist-pad button", has_text="Clear").click()
-        wait_for_reading(page, "blank")
+        clear(page)
         save(page)
         text = wait_for_message(page, "blank")
         assert "Nothing to save" in text
@@ -170,7 +135,7 @@ def test_the_student_can_pick_the_label_instead(page, class_dir):
     with screenshot_on_failure(page, "collect-pick"):
         page.locator(".mnist-pad button", has_text="I pick").click()
         page.wait_for_selector('.mnist-prompt [data-mode="pick"]', timeout=20_000)
-        mouse_draw(page, DIGIT_STROKES[7])
+        mouse_draw(page, DIGITS[7])
         wait_for_final_reading(page, 1)
         page.locator(".mnist-label-picker button", has_text="7").click()
         page.wait_for_selector('.mnist-prompt [data-digit="7"]', timeout=20_000)
@@ -193,24 +158,17 @@ def app_page(playwright, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("MNISTLIB_CLASS_DIR", str(class_folder))
         mp.setenv("APP_COLLECT", "1")
-        with voila_server(REPO_ROOT / "app" / "app.ipynb", tmp_path_factory.mktemp("voila-home")) as server:
-            context = launch_chromium(playwright, tmp_path_factory.mktemp("chromium-app"))
-            page = context.pages[0] if context.pages else context.new_page()
+        app, scratch = REPO_ROOT / "app" / "app.ipynb", tmp_path_factory.mktemp("app")
+        with app_in_chromium(playwright, app, scratch, "collect-app-open") as page:
             page.class_folder = class_folder
-            try:
-                with screenshot_on_failure(page, "collect-app-open"):
-                    page.goto(f"{server.url}/?token={server.token}")
-                    wait_until_pad_is_painted(page)
-                yield page
-            finally:
-                context.close()
+            yield page
 
 
 def test_the_app_collects_a_drawing(app_page):
     page = app_page
     with screenshot_on_failure(page, "collect-app"):
         digit = int(prompt(page)["digit"])
-        strokes = pad_strokes(digit)
+        strokes = DIGITS[digit]
         mouse_draw(page, strokes)
         wait_for_final_reading(page, len(strokes))
         save(page)

@@ -22,20 +22,22 @@ import yaml
 from browser_support import (
     ARTIFACTS,
     CHROMIUM_ARGS,
-    DIGIT_STROKES,
     find_chromium,
     mouse_draw,
     screenshot,
     screenshot_on_failure,
     wait_for_read_digit,
+    wait_until_pad_is_painted,
 )
 from hub_support import DEPLOY, PASSWORD, SNIPPET, cpu_seconds, processes_of_run, pss_bytes, running_hub
 from playwright.sync_api import sync_playwright
 from traitlets.config.loader import PyFileConfigLoader
 
+from tools.drawn_digits import DIGITS
+
 # MNIST_HUB_STUDENTS=1 measures one student alone (the figure deploy/README.md sizes a server with).
 STUDENTS = int(os.environ.get("MNIST_HUB_STUDENTS", "3"))
-DIGITS = [7, 1, 0]
+ASKED = [7, 1, 0]  # the digits the students draw, in turn
 GiB = 1024**3
 
 
@@ -44,19 +46,6 @@ def memory_limit_bytes() -> int:
     limit = yaml.safe_load((DEPLOY / "values.yaml").read_text())["singleuser"]["memory"]["limit"]
     number, unit = float(limit[:-1]), limit[-1]
     return int(number * {"M": 1024**2, "G": GiB}[unit])
-
-
-def wait_until_painted(page, timeout: float = 150_000) -> None:
-    """Wait until the pad's canvas exists and is painted black all over (its kernel finished the notebook)."""
-    page.wait_for_selector(".mnist-pad canvas", state="visible", timeout=timeout)
-    page.locator(".mnist-pad canvas").first.scroll_into_view_if_needed()
-    page.wait_for_function(
-        """() => { const c = document.querySelector('.mnist-pad canvas');
-                   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-                   for (let i = 3; i < d.length; i += 400) if (d[i] < 255) return false;
-                   return true; }""",
-        timeout=60_000,
-    )
 
 
 def log_in(page, hub_url: str, name: str) -> None:
@@ -80,12 +69,12 @@ def test_students_log_in_at_once_and_each_draws_a_digit_that_is_read(tmp_path):
             for page, name in zip(pages, names, strict=True):
                 log_in(page, hub.url, name)  # all the servers start together
             for i, (page, name) in enumerate(zip(pages, names, strict=True)):
-                digit = DIGITS[i % len(DIGITS)]
+                digit = ASKED[i % len(ASKED)]
                 with screenshot_on_failure(page, f"hub-{name}"):
-                    wait_until_painted(page)
+                    wait_until_pad_is_painted(page, timeout=60_000, appear=150_000)
                     assert page.url.startswith(f"{hub.url}/user/{name}{hub.default_url}"), page.url
                     print(f"{name}: pad ready after {time.monotonic() - started:.0f} s")
-                    mouse_draw(page, DIGIT_STROKES[digit])
+                    mouse_draw(page, DIGITS[digit])
                     wait_for_read_digit(page, digit)
                     screenshot(page, f"hub-{name}-reads-{digit}")
             # Every page still open, every kernel alive: what one student costs in a class.
