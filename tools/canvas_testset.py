@@ -7,7 +7,7 @@ the original app's preprocessing (grey, resize the whole picture to 28x28, nothi
 the same images, and times one canvas snapshot to probabilities.
 
     python -m tools.canvas_testset            # all 10,000 test digits, seed 0
-    python -m tools.canvas_testset -n 2000 --seed 1
+    python -m tools.canvas_testset -n 1000 --seed 1
 """
 
 from __future__ import annotations

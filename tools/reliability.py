@@ -1,4 +1,4 @@
-"""How far a model's readings can be trusted: the reliability figures of the model card (issue 13).
+"""How far a model's readings can be trusted: the reliability figures of the model card (models/README.md).
 
 On the real MNIST test set: accuracy, the median confidence on the digits it reads correctly,
 the expected calibration error (15 equal-width bins) and how many wrong readings are above 90 %.
@@ -7,7 +7,7 @@ accuracy overall, per colour style (polarity x format) and per stroke-width band
 digit (random scribbles, letters and signs): how often the pad's "not sure" hint fires.
 
     python -m tools.reliability                  # the shipped default CNN
-    python -m tools.reliability models/x.pt -n 2000
+    python -m tools.reliability models/x.pt -n 1000
 """
 
 from __future__ import annotations

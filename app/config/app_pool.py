@@ -1,8 +1,8 @@
 """The app's kernel pool: how big it is for a class, and refills that wait until the class is quiet.
 
 Voila's own pool refills one kernel per page taken, ``fill_delay`` seconds later, all at once: right
-after a class of 30 opens the page, 30 kernels run the app notebook while the students draw their
-first digits (readings then took 4-15 s). Here the pool holds the whole class and a few spares
+after a class opens the page, as many kernels run the app notebook while the students draw their
+first digits, and the readings wait behind them. Here the pool holds the whole class and a few spares
 (:func:`pool_size`), so nobody needs a refill during the lesson, and refills (:func:`serial_refill`):
 
 * start one kernel at a time, each after the previous one has run the app notebook;

@@ -1,6 +1,6 @@
 """Voila's settings for the students' app: a warm pool of kernels, idle kernels culled, light kernels.
 
-`make app` (and tools/classroom.py, tests/test_app.py) start Voila with
+`make app` (and tools/classroom/, the browser tests) start Voila with
 ``--Voila.config_file_paths=app/config``, so every way of serving the app reads this one file.
 Environment variables size it (the Makefile sets them from ``STUDENTS=`` / ``APP_POOL=``):
 

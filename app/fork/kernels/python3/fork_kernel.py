@@ -1,6 +1,6 @@
 """App kernels forked from one process that has already imported PyTorch: shared memory, fast starts.
 
-Importing torch costs every kernel about 280 MB of private memory and several seconds. A forked
+Importing torch costs every kernel hundreds of MB of private memory and seconds of CPU. A forked
 child shares those pages with its parent until it writes to them, so each app kernel only pays
 for what it changes. Two roles in this one file:
 
@@ -32,10 +32,9 @@ def skip_empty_flushes() -> None:
 
     ipykernel flushes both streams after every message it handles, and each flush is a round trip to
     its IOPub thread (schedule, then wait on an Event), twice per stream. The pad sends a message for
-    every batch of points: measured on 2 cores, a comm message that does nothing cost the kernel
-    2.2 ms of CPU, 1.5 ms with this. A stream marks itself ``_flush_pending`` on every write until
-    flushed, so output is never held back. If a future ipykernel drops those attributes, its own
-    flush runs unchanged.
+    every batch of points, so those empty round trips are a good part of what each message costs the
+    kernel. A stream marks itself ``_flush_pending`` on every write until flushed, so output is never
+    held back. If a future ipykernel drops those attributes, its own flush runs unchanged.
     """
     from ipykernel.iostream import OutStream
 

@@ -1,4 +1,4 @@
-// The pad's strokes, handled in the browser (the app page only; in JupyterLab the pad works as before).
+// The pad's strokes, handled in the browser (the app page only; in JupyterLab, ipycanvas's own events).
 // Without this, every mouse move is a message to the kernel, and the ink appears only once the kernel
 // has answered with a drawing command: with a class of 30 on one server, moves queue behind each other
 // and the ink lags by seconds. Here, for the pad's canvas (`.mnist-pad canvas`, widget class
@@ -13,10 +13,9 @@
 (function () {
   "use strict";
   // At most 3-4 messages a second while drawing, instead of one per mouse move (about 60 a second).
-  // Each message costs the kernel and the server 1-2 ms of CPU whatever it holds, and the app reads
-  // the drawing live at most every 0.3 s (app/app.ipynb's live_interval): sending points more often
-  // than that only adds messages. The ink does not wait for them. With a class of 30 on 2 cores,
-  // batches every 0.3 s instead of 0.15 s took the readings' p90 from 561-730 ms to 187-317 ms.
+  // Each message costs the kernel and the server CPU whatever it holds, and the app reads the drawing
+  // live at most every 0.3 s (app/app.ipynb's live_interval): sending points more often than that only
+  // adds messages, which a whole class's kernels then queue for. The ink does not wait for them.
   const BATCH_MS = 300;
   const MIN_STEP = 2; // px: closer points add nothing visible (mnistlib.classroom.strokes.Strokes.min_step)
   const wrapped = new WeakSet();
