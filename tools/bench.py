@@ -36,6 +36,7 @@ from mnistlib.preprocess import MNIST_MEAN, MNIST_STD, to_mnist
 from mnistlib.runtime import bf16_supported, eval_mode, seed_everything
 from mnistlib.train import RECIPES, fit
 from tools import canvas_testset
+from tools.drawn_digits import DIGITS
 from tools.timing import time_calls
 
 THRESHOLDS = (0.990, 0.993, 0.995)
@@ -95,7 +96,7 @@ def baseline_pipeline(num_epochs: int, seed: int) -> dict:
     return {"acc": correct / len(test_set), "seconds": seconds}
 
 
-def latency_ms(model: torch.nn.Module, repeats: int = 2000) -> float:
+def latency_ms(model: torch.nn.Module, repeats: int = 2_000) -> float:
     """Return the median time of one batch-1 model call, in milliseconds."""
     x = torch.rand(1, 1, 28, 28)
     with torch.inference_mode():
@@ -297,7 +298,8 @@ def pad_benchmark(repeats: int = 50) -> None:
     from mnistlib.classroom import DrawingPad  # imported here: only this section needs ipywidgets/ipycanvas
 
     pad = DrawingPad()
-    pad.strokes.add_stroke([(75, 55), (205, 55), (160, 140), (120, 235)])  # a 7
+    for stroke in DIGITS[7]:
+        pad.strokes.add_stroke(stroke)
     for label in pad.view.model_menu.options:
         pad.model = pad.models.load(label)
         # One update: rasterise, preprocess, predict, render the reading, the bars and the 28x28 view.
