@@ -300,6 +300,12 @@ def message(page) -> str:
     return page.locator(".mnist-message").first.inner_text()
 
 
+def wait_for_message(page, kind: str, timeout: float = 20_000) -> str:
+    """Wait until the pad's message line is of ``kind`` (``data-kind``: saved, error, ...); return its text."""
+    page.wait_for_selector(f'.mnist-message [data-kind="{kind}"]', timeout=timeout)
+    return message(page)
+
+
 def canvas_ink(page) -> dict[str, int]:
     """Count the canvas's pixels: opaque ones, and bright (ink) ones."""
     return page.locator(".mnist-pad canvas").first.evaluate(

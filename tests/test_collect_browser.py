@@ -17,12 +17,12 @@ from browser_support import (
     canvas_ink,
     clear,
     copy_notebooks,
-    message,
     mouse_draw,
     notebook_in_lab,
     screenshot,
     screenshot_on_failure,
     wait_for_final_reading,
+    wait_for_message,
     wait_for_reading,
 )
 
@@ -83,11 +83,6 @@ def prompt(page) -> dict[str, str]:
 
 def save(page) -> None:
     page.locator(".mnist-pad button", has_text="Save").click()
-
-
-def wait_for_message(page, kind: str) -> str:
-    page.wait_for_selector(f'.mnist-message [data-kind="{kind}"]', timeout=20_000)
-    return message(page)
 
 
 def test_draw_the_digit_asked_for_save_and_find_it_in_the_store(page, class_dir):
