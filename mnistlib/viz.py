@@ -1,8 +1,8 @@
-"""Matplotlib helpers for the notebooks: each builds one figure in the lesson style and returns it.
+"""Plots for the notebooks: each function builds one figure in the lesson style and returns it.
 
-A returned figure shows itself when it is the last line of a notebook cell (it renders its own
-PNG), in JupyterLab, Voila, nbval and nbclient alike, with no ``%matplotlib`` magic and without
-pyplot, so it is never shown twice and never left open.
+A returned figure renders its own PNG when it ends a notebook cell (JupyterLab, Voila, nbval), with no
+pyplot, so it is never shown twice. Made for the room: Okabe-Ito colours, one colour per model in every
+lesson, text of 12 pt or more, figures at most 9 inches wide, and mistakes marked by a word or a frame too.
 """
 
 from __future__ import annotations
@@ -10,38 +10,46 @@ from __future__ import annotations
 import functools
 import io
 import math
+import re
+import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import matplotlib
 import numpy as np
 import torch
-from matplotlib import colormaps
-from matplotlib.colors import Colormap
+from matplotlib import colormaps, cycler
+from matplotlib.colors import LinearSegmentedColormap, ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.ticker import PercentFormatter
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import MaxNLocator, NullFormatter, PercentFormatter
 from torchvision.utils import make_grid
 
 from mnistlib.preprocess import to_batch
 
+Array = torch.Tensor | np.ndarray  # images, labels or values, from torch or numpy
+Values = torch.Tensor | np.ndarray | Sequence[float]
+
+# Okabe-Ito: colours that people with any common colour-vision deficiency tell apart
+BLUE, ORANGE, SKY, PURPLE = "#0072B2", "#E69F00", "#56B4E9", "#CC79A7"
+VERMILLION, GREEN, YELLOW, BLACK = "#D55E00", "#009E73", "#F0E442", "#000000"
+GREY, LIGHT_GREY = "#999999", "#DDDDDD"
+# One colour per model in every lesson; a name that mentions a model ("CNN on MNIST") gets its colour
+MODEL_COLORS = {"MLP": BLUE, "Improved MLP": SKY, "CNN": ORANGE, "SmallCNN": ORANGE, "PlainCNN": ORANGE}
+PALETTE = (PURPLE, GREEN, BLUE, ORANGE, SKY, BLACK)  # for other names, in this order; no vermillion
+# Ten classes need ten colours: Okabe-Ito without vermillion (no red beside the green), and two more
+CLASS_COLORS = (BLUE, ORANGE, SKY, GREEN, YELLOW, PURPLE, BLACK, GREY, "#332288", "#8C510A")
+WRONG_COLOR = VERMILLION  # always with a word, a cross or a thick frame as well
 DIGIT_CMAP = "gray"  # digits: ink bright on black, as the model sees them
-SIGNED_CMAP = "RdBu_r"  # weights: red positive, blue negative, white zero
-TRAIN_COLOR, TEST_COLOR, WRONG_COLOR = "#1f77b4", "#ff7f0e", "#d62728"
-# One look for every figure of the series.
-STYLE = {
-    "font.size": 10,
-    "axes.titlesize": 11,
-    "axes.titleweight": "bold",
-    "axes.labelsize": 10,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.grid": False,
-    "grid.alpha": 0.3,
-    "legend.frameon": False,
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
-    "image.interpolation": "nearest",  # pixels stay crisp squares
-}
+SIGNED_CMAP = "RdBu_r"  # weights and saliency: red positive, blue negative, white zero
+MAX_WIDTH = 8.8  # inches: JupyterLab shows 900 pixels unscaled, margins included, so 12 pt stays 12 pt
+HATCHES, MARKERS = ("", "//", "..", "xx"), ("o", "s", "^", "D")  # a model's second, third... series
+FONTS = ("font.size", "axes.labelsize", "xtick.labelsize", "ytick.labelsize", "legend.fontsize")
+STYLE = dict.fromkeys(FONTS, 12) | {"axes.titlesize": 13, "figure.titlesize": 14, "figure.dpi": 100}
+STYLE |= {"axes.titleweight": "bold", "figure.titleweight": "bold", "axes.prop_cycle": cycler(color=PALETTE)}
+STYLE |= {"axes.spines.top": False, "axes.spines.right": False, "grid.alpha": 0.3, "legend.frameon": False}
+STYLE |= {"savefig.dpi": 100, "image.interpolation": "nearest"}  # nearest: pixels stay crisp squares
 
 
 class LessonFigure(Figure):
@@ -54,14 +62,10 @@ class LessonFigure(Figure):
         return buf.getvalue()
 
 
-def figure(width: float, height: float, constrained: bool = True) -> LessonFigure:
-    """Return an empty figure in the lesson style (constrained layout), ``width`` x ``height`` inches.
-
-    ``constrained=False`` leaves the axes where they are put: constrained layout places titles and
-    colorbars well, but costs ~30 ms per axes to compute.
-    """
+def figure(width: float, height: float) -> LessonFigure:
+    """Return an empty figure in the lesson style (constrained layout), at most 9 inches wide."""
     with matplotlib.rc_context(STYLE):
-        return LessonFigure(figsize=(width, height), layout="constrained" if constrained else None)
+        return LessonFigure(figsize=(min(width, MAX_WIDTH), height), layout="constrained")
 
 
 def lesson_style(fn):
@@ -75,545 +79,399 @@ def lesson_style(fn):
     return wrapper
 
 
-def _as_images(images: torch.Tensor | np.ndarray) -> np.ndarray:
-    """Return images as a float array (N, H, W) from (N, H, W), (N, 1, H, W) or one (H, W), uint8 or float."""
-    x = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    if x.ndim == 4 and x.shape[1] == 1:
-        x = x[:, 0]
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3:
-        raise ValueError(f"Expected images shaped (N, H, W) or (N, 1, H, W), got {x.shape}.")
-    return x.astype(np.float32)
-
-
-def _as_numpy(values: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
+def _numpy(values: Any) -> np.ndarray:
     return values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else np.asarray(values)
 
 
-def bare_axes(ax, frame: bool = False) -> None:
-    """Remove the ticks and the spines; ``frame=True`` draws a thin grey frame instead, for images whose
-    edges are white (zero on a signed colour scale) and would otherwise vanish into the page."""
-    ax.set_xticks([])
-    ax.set_yticks([])
+def _as_images(images: Any) -> np.ndarray:
+    """Return images (N, H, W) from (N, H, W), (N, 1, H, W) or one (H, W), their dtype kept."""
+    x = _numpy(images)
+    x = x[:, 0] if x.ndim == 4 and x.shape[1] == 1 else x[None] if x.ndim == 2 else x
+    if x.ndim != 3:
+        raise ValueError(f"Expected images shaped (N, H, W) or (N, 1, H, W), got {x.shape}.")
+    return x
+
+
+def _full_ink(image: np.ndarray) -> int:
+    return 255 if image.dtype == np.uint8 or image.max() > 1 else 1
+
+
+def bare_axes(ax, frame: str | None = None, width: float = 1.0) -> None:
+    """Remove ticks and spines; ``frame`` colours a frame instead (white edges would vanish into the page)."""
+    ax.set(xticks=[], yticks=[])
     for spine in ax.spines.values():
-        spine.set(visible=frame, color="#bbbbbb", linewidth=0.6)
+        spine.set(visible=frame is not None, color=frame or GREY, linewidth=width)
 
 
-# --------------------------------------------------------------------------------------------------
-# The data (notebook 01)
+def _wrap(text: str, inches: float) -> str:
+    """Wrap text into lines that fit ``inches`` in a bold title (about eight characters an inch)."""
+    return "\n".join(textwrap.fill(line, max(8, int(inches * 8))) for line in text.split("\n"))
+
+
+def model_styles(names: Sequence[str], free: Sequence[str] = PALETTE) -> list[tuple[str, int]]:
+    """(colour, variant) per name: its model's colour, or the next ``free`` one; ``variant`` counts the
+    earlier names of that colour (their bars hatched, their lines other markers)."""
+    keys = sorted(MODEL_COLORS, key=len, reverse=True)  # "Improved MLP" before "MLP"
+    styles: list[tuple[str, int]] = []
+    for name in names:
+        key = next((k for k in keys if re.search(rf"\b{re.escape(k)}\b", str(name), re.IGNORECASE)), None)
+        used = [c for c, _ in styles]
+        color = MODEL_COLORS[key] if key else next((c for c in free if c not in used), BLACK)
+        styles.append((color, used.count(color)))
+    return styles
+
+
+def _legend(fig: Figure, handles: list | None = None, ncol: int = 3) -> None:
+    """One legend under the plots: ``handles``, or the labelled artists of the first axes."""
+    handles = handles or fig.axes[0].get_legend_handles_labels()[0]
+    fig.legend(handles=handles, loc="outside lower center", ncol=min(len(handles), ncol))
+
+
+def _bars(ax, series: Mapping[str, Values], styles: Sequence[tuple[str, int]] | None = None) -> None:
+    """Grouped bars at 0, 1, ...: one bar per series {name: values}, coloured by model."""
+    styles, width = styles or model_styles(series), 0.8 / len(series)
+    for j, ((name, values), (color, variant)) in enumerate(zip(series.items(), styles)):
+        v = _numpy(values).astype(float)
+        x = np.arange(len(v)) + (j - (len(series) - 1) / 2) * width
+        ax.bar(x, v, width, label=name, color=color, hatch=HATCHES[variant % 4], edgecolor="white")
+    ax.set_xticks(range(len(v)))
+
+
+def _line_figure(xs: Sequence[float], series: Mapping[str, Values], title: str, chance=False, **axes: Any):
+    """One line per model {name: values (len(xs),)} against ``xs`` (and chance); ``axes`` go to ``ax.set``."""
+    fig = figure(8, 4.4)
+    ax = fig.subplots()
+    for (name, values), (color, variant) in zip(series.items(), model_styles(series)):
+        if len(values) != len(xs):
+            raise ValueError(f"{name}: {len(values)} values for {len(xs)} points; give one per point.")
+        ax.plot(list(xs), _numpy(values).astype(float), marker=MARKERS[variant % 4], color=color, label=name)
+    if chance:
+        ax.axhline(0.1, color=GREY, lw=1.5, ls="--", label="chance (10 %)")
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set(**axes)
+    ax.grid(True)
+    _legend(fig)
+    fig.suptitle(title)
+    return fig
+
+
+@lesson_style
+def digit_grid(images: list, captions: list[str], wrong: Any = None, ncols: int = 10, title: str = ""):
+    """Digits [(H, W), ...] under captions, ``wrong`` ones framed; long captions make fewer columns."""
+    n = len(images)
+    longest = max((len(line) for c in captions for line in c.split("\n")), default=0)
+    side = max(0.55, 0.1 * longest + 0.25)  # inches a digit: its caption's width at 12 pt
+    ncols = max(1, min(ncols, n, int(MAX_WIDTH // side)))
+    lines = max((c.count("\n") + 1 for c in captions if c), default=0)
+    fig = figure(side * ncols, (side + 0.22 * lines + 0.05) * math.ceil(n / ncols) + 0.4 * bool(title))
+    fig.suptitle(title if n or not title else f"{title}: none yet")
+    for i, ax in enumerate(fig.subplots(math.ceil(n / ncols), ncols, squeeze=False).ravel() if n else []):
+        ax.set_visible(i < n)
+        bad = i < n and wrong is not None and bool(wrong[i])
+        bare_axes(ax, WRONG_COLOR if bad else None, 4)
+        if i < n:
+            ax.imshow(images[i], cmap=DIGIT_CMAP, vmin=0, vmax=_full_ink(np.asarray(images[i])))
+            ax.set_title(captions[i], fontweight="normal", color=WRONG_COLOR if bad else BLACK, pad=3)
+    return fig
 
 
 @lesson_style
 def show_digits(
-    images: torch.Tensor | np.ndarray,
-    labels: Sequence[int] | torch.Tensor | None = None,
-    predictions: Sequence[int] | torch.Tensor | None = None,
-    confidences: Sequence[float] | torch.Tensor | None = None,
-    ncols: int = 10,
-    title: str | None = None,
-    captions: Sequence[str] | None = None,
-) -> Figure:
-    """Show digits in a grid, each titled with its label (and the model's guess, red when wrong) or a caption."""
+    images: Array, labels=None, predictions=None, confidences=None, ncols=10, title="", captions=None
+):
+    """Show digits (N, H, W) or (N, 1, H, W) under their labels (N,), guesses (N,) with ✗ when wrong,
+    confidences (N,) or captions."""
     x = _as_images(images)
-    n = len(x)
-    if n == 0:
+    if len(x) == 0:
         raise ValueError("show_digits got no images to show.")
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    lines = sum(x is not None for x in (labels, predictions, captions))
-    tall = 0.05 + 0.2 * lines  # room for the caption lines above each digit
-    fig = figure(1.05 * ncols, (0.95 + tall) * nrows + (0.35 if title else 0))
-    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False)).ravel()
-    vmax = 255 if x.max() > 1 else 1  # uint8 pixels or floats in [0, 1]
-    for i, ax in enumerate(axes):
-        bare_axes(ax)
-        if i >= n:
-            ax.set_visible(False)
-            continue
-        ax.imshow(x[i], cmap=DIGIT_CMAP, vmin=0, vmax=vmax)
-        caption, color = [], "black"
-        if predictions is not None:
-            pred = int(predictions[i])
-            conf = f" ({float(confidences[i]):.1%})" if confidences is not None else ""
-            caption.append(f"guess {pred}{conf}")
-            if labels is not None and pred != int(labels[i]):
-                color = WRONG_COLOR
-        if labels is not None:
-            caption.append(f"label {int(labels[i])}")
-        if captions is not None:
-            caption.append(str(captions[i]))
-        if caption:
-            ax.set_title("\n".join(caption), fontsize=8.5, fontweight="normal", color=color, pad=2)
-    if title:
-        fig.suptitle(title, fontsize=11, fontweight="bold")
-    return fig
+    texts, wrong = [], []
+    for i in range(len(x)):
+        wrong.append(predictions is not None and labels is not None and int(predictions[i]) != int(labels[i]))
+        lines = [f"label {int(labels[i])}"] if labels is not None else []
+        lines += [f"guess {int(predictions[i])}" + " ✗" * wrong[i]] if predictions is not None else []
+        lines += [f"{float(confidences[i]):.1%} sure"] if confidences is not None else []
+        texts.append("\n".join(lines + ([str(captions[i])] if captions is not None else [])))
+    return digit_grid(list(x), texts, wrong, ncols, title)
 
 
 @lesson_style
-def plot_pixel_values(image: torch.Tensor | np.ndarray, label: int | None = None) -> Figure:
-    """Show one digit as the grid of numbers it really is: every pixel's value written on it."""
+def plot_pixel_values(image: Array, label: int | None = None, zoom: int = 10) -> Figure:
+    """Show a digit (28, 28) and its values in the ``zoom`` x ``zoom`` window with most grey (all won't fit)."""
     x = _as_images(image)[0]
-    fig = figure(8.5, 8.5)
-    ax = fig.subplots()
-    vmax = 255 if x.max() > 1 else 1
-    ax.imshow(x, cmap=DIGIT_CMAP, vmin=0, vmax=vmax)
-    for (r, c), v in np.ndenumerate(x):
-        if v:  # zeros are left blank: the paper
-            text = f"{int(v)}" if vmax == 255 else f"{v:.2f}".lstrip("0")
-            ax.text(
-                c, r, text, ha="center", va="center", fontsize=5.5, color="black" if v > vmax / 2 else "white"
-            )
-    ax.set_xticks(range(0, x.shape[1], 4))
-    ax.set_yticks(range(0, x.shape[0], 4))
-    ax.set_xlabel("column")
-    ax.set_ylabel("row")
-    what = f"a {label}" if label is not None else "one digit"
-    ax.set_title(
-        f"{what} is a {x.shape[0]}x{x.shape[1]} grid of numbers (0 = black paper, {vmax} = full ink)"
-    )
+    top = _full_ink(x)
+    grey = np.lib.stride_tricks.sliding_window_view((x > 0) & (x < top), (zoom, zoom)).sum((2, 3))
+    r0, c0 = np.unravel_index(grey.argmax(), grey.shape)
+    fig = figure(9, 5.2)
+    whole, part = fig.subplots(1, 2, width_ratios=[1, 1.25], subplot_kw={"xlabel": "column", "ylabel": "row"})
+    whole.imshow(x, cmap=DIGIT_CMAP, vmin=0, vmax=top)
+    whole.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), zoom, zoom, fill=False, ec=SKY, lw=3))
+    whole.set(xticks=range(0, 28, 9), yticks=range(0, 28, 9), title=f"a {label}" if label is not None else "")
+    window = x[r0 : r0 + zoom, c0 : c0 + zoom]
+    edges = (c0 - 0.5, c0 + zoom - 0.5, r0 + zoom - 0.5, r0 - 0.5)  # numbered as rows and columns of x
+    part.imshow(window, cmap=DIGIT_CMAP, vmin=0, vmax=top, extent=edges)
+    for (r, c), v in np.ndenumerate(window):
+        value = f"{int(v)}" if top == 255 else f"{v:.1f}"
+        part.text(c0 + c, r0 + r, value, ha="center", va="center", color="black" if v > top / 2 else "white")
+    part.set(xticks=range(c0, c0 + zoom, 3), yticks=range(r0, r0 + zoom, 3), title="the framed pixels")
+    for spine in part.spines.values():
+        spine.set(visible=True, color=SKY, linewidth=3)
+    fig.suptitle(f"A digit is a {x.shape[0]} x {x.shape[1]} grid of numbers: 0 is paper, {top} full ink")
     return fig
 
 
 @lesson_style
-def plot_class_balance(splits: Mapping[str, torch.Tensor | np.ndarray], num_classes: int = 10) -> Figure:
-    """Bar chart of how many images each digit has, one group of bars per split (e.g. train and test)."""
-    fig = figure(7, 3)
+def plot_class_balance(splits: Mapping[str, Array]) -> Figure:
+    """Bar chart of each digit's share of the split, one bar per split {name: labels (N,)}."""
+    fig = figure(8, 3.8)
     ax = fig.subplots()
-    width = 0.8 / len(splits)
-    digits = np.arange(num_classes)
-    for j, (name, labels) in enumerate(splits.items()):
-        counts = np.bincount(_as_numpy(labels).astype(int), minlength=num_classes)
-        share = counts / counts.sum()
-        bars = ax.bar(
-            digits + (j - (len(splits) - 1) / 2) * width, share, width, label=f"{name} ({counts.sum():,})"
-        )
-        ax.bar_label(bars, labels=[f"{c:,}" for c in counts], fontsize=6.5, rotation=90, padding=2)
-    ax.axhline(1 / num_classes, color="grey", lw=1, ls="--", label="perfectly balanced")
+    counts = {name: np.bincount(_numpy(y).astype(int), minlength=10) for name, y in splits.items()}
+    shares = {f"{name} ({c.sum():,})": c / c.sum() for name, c in counts.items()}
+    _bars(ax, shares, [(GREY, 0), (BLACK, 0), (GREY, 1), (BLACK, 1)])
+    ax.axhline(0.1, color=BLACK, lw=1, ls="--", label="perfectly balanced (10 %)")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # headroom for the counts and the legend
-    ax.set_xticks(digits)
-    ax.set_xlabel("digit")
-    ax.set_ylabel("share of the split")
-    ax.set_title("How many examples of each digit?")
-    ax.legend(loc="upper center", ncol=3, fontsize=8)
+    ax.set(xlabel="digit", ylabel="share of the split")
+    _legend(fig)
+    fig.suptitle("How many examples of each digit?")
     return fig
 
 
 @lesson_style
-def plot_mean_digits(
-    images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray, show_std: bool = True
-) -> Figure:
-    """Show the average image of each digit (and, below it, how much its pixels vary across writers)."""
-    x, y = _as_images(images), _as_numpy(labels).astype(int)
+def plot_mean_digits(images: Array, labels: Array) -> Figure:
+    """Show the average image of each digit and, below it, how much its pixels vary across writers."""
+    x, y = _as_images(images).astype(np.float32), _numpy(labels).astype(int)
     x = x / 255.0 if x.max() > 1 else x
     classes = np.unique(y)
-    rows = 2 if show_std else 1
-    fig = figure(1.0 * len(classes) + 0.6, 1.15 * rows + 0.4)
-    axes = fig.subplots(rows, len(classes), squeeze=False)
+    fig = figure(0.82 * len(classes) + 0.8, 2.7)
+    axes = fig.subplots(2, len(classes), squeeze=False)
     for j, digit in enumerate(classes):
-        group = x[y == digit]
-        axes[0, j].imshow(group.mean(0), cmap=DIGIT_CMAP, vmin=0, vmax=1)
-        axes[0, j].set_title(str(digit), fontsize=10)
-        if show_std:
-            axes[1, j].imshow(group.std(0), cmap="magma", vmin=0, vmax=0.5)
-        for ax in axes[:, j]:
-            bare_axes(ax)
-    axes[0, 0].set_ylabel("mean", fontsize=9)
-    if show_std:
-        axes[1, 0].set_ylabel("spread\n(std)", fontsize=9)
-    fig.suptitle(
-        "The average digit of each class" + (" and where writers disagree" if show_std else ""),
-        fontsize=11,
-        fontweight="bold",
-    )
+        axes[0, j].imshow(x[y == digit].mean(0), cmap=DIGIT_CMAP, vmin=0, vmax=1)
+        axes[1, j].imshow(x[y == digit].std(0), cmap="magma", vmin=0, vmax=0.5)
+        axes[0, j].set_title(str(digit))
+    for ax in axes.ravel():
+        bare_axes(ax)
+    axes[0, 0].set_ylabel("mean")
+    axes[1, 0].set_ylabel("spread")
+    fig.suptitle("The average digit of each class and where writers disagree")
     return fig
 
 
 @lesson_style
-def plot_pixel_histogram(values: Mapping[str, torch.Tensor | np.ndarray], bins: int = 51) -> Figure:
-    """Histogram of pixel values, one panel per named array (e.g. raw, scaled, normalised); log counts."""
-    fig = figure(3.3 * len(values), 2.9)
+def plot_pixel_histogram(values: Mapping[str, Array]) -> Figure:
+    """Histogram of pixel values, a panel per named array; counts on a log axis, as paper outnumbers ink."""
+    fig = figure(3 * len(values), 3.8)
     axes = np.atleast_1d(fig.subplots(1, len(values)))
     for ax, (name, v) in zip(axes, values.items()):
-        flat = _as_numpy(v).astype(np.float64).ravel()
-        ax.hist(flat, bins=bins, color=TRAIN_COLOR, log=True)
-        ax.axvline(flat.mean(), color=TEST_COLOR, lw=1.5, label=f"mean {flat.mean():.2f}")
-        ax.axvspan(
-            flat.mean() - flat.std(),
-            flat.mean() + flat.std(),
-            color=TEST_COLOR,
-            alpha=0.12,
-            label=f"± std {flat.std():.2f}",
+        flat = _numpy(v).astype(np.float64).ravel()
+        mean, std = flat.mean(), flat.std()
+        ax.hist(flat, bins=51, color=GREY, log=True)
+        ax.axvline(mean, color=BLACK, lw=2, label="mean")
+        ax.axvspan(mean - std, mean + std, color=PURPLE, alpha=0.25, label="mean ± std")
+        ax.set(
+            title=f"{name}\nmean {mean:.2f}, std {std:.2f}", xlabel="pixel value", ylabel="pixels (log scale)"
         )
-        ax.set_title(name)
-        ax.set_xlabel("pixel value")
-        ax.legend(fontsize=8, loc="upper center")
-    axes[0].set_ylabel("number of pixels (log scale)")
+    _legend(fig)
     return fig
 
 
-# --------------------------------------------------------------------------------------------------
-# Training (notebook 02)
-
-
 @lesson_style
-def plot_loss_curve(
-    losses: Sequence[float] | torch.Tensor, smooth: int = 50, title: str = "Loss of every mini-batch"
-) -> Figure:
-    """Plot the loss of every mini-batch and its moving average: noisy steps, downward trend."""
-    y = _as_numpy(losses).astype(float)
-    fig = figure(6.5, 3)
+def plot_loss_curve(losses: Values, title: str = "Loss of every mini-batch") -> Figure:
+    """Plot each mini-batch's loss and their moving average on a log axis, so that both 2.3 and 0.05 read."""
+    y = _numpy(losses).astype(float)
+    k = max(1, min(50, len(y)))
+    fig = figure(8, 4)
     ax = fig.subplots()
-    ax.plot(np.arange(1, len(y) + 1), y, color=TRAIN_COLOR, alpha=0.3, lw=0.8, label="one mini-batch")
-    k = max(1, min(smooth, len(y)))
-    if k > 1:
-        avg = np.convolve(y, np.ones(k) / k, mode="valid")
-        ax.plot(np.arange(k, len(y) + 1), avg, color=TRAIN_COLOR, lw=2, label=f"average of the last {k}")
-    ax.set_yscale("log")
-    ax.set_xlabel("training step (mini-batch)")
-    ax.set_ylabel("cross-entropy loss (log scale)")
-    ax.set_title(title)
-    ax.grid(True, which="major")
-    ax.legend(fontsize=8)
+    ax.plot(np.arange(1, len(y) + 1), y, color=GREY, lw=0.8, label="one mini-batch")
+    average = np.convolve(y, np.ones(k) / k, "valid")
+    ax.plot(np.arange(k, len(y) + 1), average, color=BLACK, lw=2.5, label=f"average of the last {k}")
+    ax.set(yscale="log", xlabel="training step (mini-batch)", ylabel="loss (log scale)", title=title)
+    ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5) if y.min() <= t <= y.max()]
+    ax.set_yticks(ticks, [f"{t:g}" for t in ticks], minor=False)  # 0.2, not 2 x 10^-1
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.grid(True)
+    ax.legend()
     return fig
 
 
 @lesson_style
-def plot_softmax(
-    scores: torch.Tensor | np.ndarray | Sequence[float], label: int | None = None, title: str | None = None
-) -> Figure:
-    """Show a model's ten scores (logits) next to the probabilities softmax makes of them, values on the bars."""
-    s = _as_numpy(scores).astype(np.float64).ravel()
+def plot_softmax(scores: Values, label: int | None = None, title: str = "") -> Figure:
+    """Show a model's ten scores (logits) above the probabilities softmax makes of them, values on the bars."""
+    s = _numpy(scores).astype(np.float64).ravel()
     p = np.exp(s - s.max())  # minus the largest score: the same result, and exp never overflows
     p /= p.sum()
-    fig = figure(9, 2.9)
-    ax_s, ax_p = fig.subplots(1, 2)
-    digits = np.arange(len(s))
-    colors = [TEST_COLOR if d == label else TRAIN_COLOR for d in digits]
-    bars = ax_s.bar(digits, s, color=colors)
-    decimals = 2 if np.abs(s).max() < 1 else 1  # small scores (an untrained model) need two
-    ax_s.bar_label(bars, labels=[f"{v:.{decimals}f}" for v in s], fontsize=7, padding=2)
-    ax_s.margins(y=0.15)  # room for the labels above and below the bars
-    ax_s.axhline(0, color="grey", lw=0.8)
-    ax_s.set_title("Scores (logits): any number, any sign")
-    ax_s.set_ylabel("score")
-    bars = ax_p.bar(digits, p, color=colors)
-    ax_p.bar_label(bars, labels=[f"{v:.0%}" for v in p], fontsize=7, padding=2)
-    ax_p.set_ylim(0, 1.12)
+    fig = figure(9, 6.2)
+    ax_s, ax_p = fig.subplots(2, 1, sharex=True)
+    digits, decimals = np.arange(len(s)), 2 if np.abs(s).max() < 1 else 1  # small scores need two
+    for ax, v, text in ((ax_s, s, [f"{v:.{decimals}f}" for v in s]), (ax_p, p, [f"{v:.0%}" for v in p])):
+        bars = ax.bar(digits, v, color=[BLACK if d == label else GREY for d in digits])
+        ax.bar_label(bars, text, padding=2)
+        ax.margins(y=0.2)  # room for the values above and below the bars
+    ax_s.axhline(0, color=GREY, lw=0.8)
+    ax_s.set(title="Scores (logits): any number, any sign", ylabel="score")
+    ax_p.set(title="After softmax: probabilities adding up to 100 %", ylabel="probability", ylim=(0, 1.2))
+    ax_p.set_yticks([0, 0.5, 1])
     ax_p.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax_p.set_title("After softmax: probabilities that add up to 100 %")
-    ax_p.set_ylabel("probability")
-    for ax in (ax_s, ax_p):
-        ax.set_xticks(digits)
-        ax.set_xlabel("digit" + ("" if label is None else f" (orange: the label, {label})"))
-    if title:
-        fig.suptitle(title, fontsize=11, fontweight="bold")
+    ax_p.set_xticks(digits, [f"{d}\nlabel" if d == label else str(d) for d in digits])
+    ax_p.set_xlabel("digit" + ("" if label is None else f" (black bar: the label, {label})"))
+    fig.suptitle(title)
     return fig
 
 
 @lesson_style
-def plot_running_accuracy(
-    batch_accuracy: Sequence[float] | torch.Tensor,
-    end_accuracy: float,
-    end_label: str = "test accuracy after the epoch",
-) -> Figure:
-    """Plot each mini-batch's accuracy during one epoch, their running average (what ``fit`` reports as the
-    epoch's training accuracy) and the accuracy the model has at the end of the epoch."""
-    acc = _as_numpy(batch_accuracy).astype(float)
+def plot_running_accuracy(batch_accuracy: Values, end_accuracy: float) -> Figure:
+    """Plot each mini-batch's accuracy in an epoch, their running average and the test accuracy after it."""
+    acc = _numpy(batch_accuracy).astype(float)
     steps = np.arange(1, len(acc) + 1)
     running = np.cumsum(acc) / steps
-    fig = figure(6.5, 3)
+    fig = figure(8, 4.6)
     ax = fig.subplots()
-    ax.plot(steps, acc, color=TRAIN_COLOR, alpha=0.25, lw=0.8, label="one mini-batch")
-    ax.plot(
-        steps,
-        running,
-        color=TRAIN_COLOR,
-        lw=2,
-        label=f"average since the start: {running[-1]:.1%} at the end",
-    )
-    ax.axhline(end_accuracy, color=TEST_COLOR, lw=2, ls="--", label=f"{end_label}: {end_accuracy:.1%}")
+    ax.plot(steps, acc, color=GREY, lw=0.8, label="one mini-batch")
+    ax.plot(steps, running, color=BLACK, lw=2.5, label=f"average since the start: {running[-1]:.1%}")
+    end = f"test accuracy after the epoch: {end_accuracy:.1%}"
+    ax.axhline(end_accuracy, color=BLACK, lw=2.5, ls="--", label=end)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_ylim(0, 1.02)
-    ax.set_xlabel("training step (mini-batch)")
-    ax.set_ylabel("accuracy")
-    ax.set_title("Training accuracy is an average over the whole epoch")
+    ax.set(ylim=(0, 1.02), xlabel="training step (mini-batch)", ylabel="accuracy")
     ax.grid(True)
-    ax.legend(fontsize=8, loc="lower right")
+    _legend(fig, ncol=1)
+    fig.suptitle("Training accuracy is an average over the whole epoch")
     return fig
 
 
-def _draw_history(
-    axes,
-    history: Mapping[str, Sequence[float]],
-    color: str | None = None,
-    name: str = "",
-    held_out: str = "test",
-) -> None:
-    """Draw one history into a (loss, accuracy) pair of axes; ``held_out`` names the data fit measured on."""
-    ax_loss, ax_acc = axes
-    epochs = list(history["epoch"])
-    dot, square = ("o-", "s-") if len(epochs) <= 20 else ("-", "-")  # markers would blot out long runs
-    ax_loss.plot(epochs, history["train_loss"], dot, color=color or TRAIN_COLOR, label=name or "training")
-    if color is None:  # one model: training and test accuracy side by side
-        ax_acc.plot(epochs, history["train_acc"], dot, color=TRAIN_COLOR, label="training")
-    test = np.asarray(history.get("test_acc", []), dtype=float)
-    if len(test) and not np.isnan(test).all():
-        ax_acc.plot(epochs, test, square, color=color or TEST_COLOR, label=name or held_out)
-
-
-def _finish_history_axes(axes, num_epochs: int | None = None) -> None:
-    ax_loss, ax_acc = axes
-    ax_loss.set_title("Loss (lower is better)")
-    ax_loss.set_ylabel("training loss")
-    ax_acc.set_title("Accuracy (higher is better)")
-    ax_acc.set_ylabel("accuracy")
-    ax_acc.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+def _draw_history(fig: Figure, runs: Mapping[str, Any], held_out: str, num_epochs: int | None) -> None:
+    """Draw {name: fit history}: a colour per model, training solid, held-out dashed (NaN: not measured)."""
+    one = len(runs) == 1
+    styles = model_styles(runs, free=[BLACK] if one else PALETTE)  # a lone run is black unless a model's
+    axes = fig.subplots(1, 2)
+    for (name, h), (color, variant) in zip(runs.items(), styles):
+        marker = MARKERS[variant % 4] if len(h["epoch"]) <= 20 else None  # markers would blot out long runs
+        for ax, key in zip(axes, ("loss", "acc")):
+            for part, ls, what in (("train", "-", "training"), ("val", "--", held_out)):
+                y = np.asarray(h.get(f"{part}_{key}", []), dtype=float)
+                label = what if one else f"{name} {what}"
+                if len(y) and not np.isnan(y).all():
+                    ax.plot(h["epoch"], y, ls, marker=marker, color=color, label=label)
+    last = num_epochs or max(max(h["epoch"], default=1) for h in runs.values())
+    axes[0].set(title="Loss (lower is better)", ylabel="loss")
+    axes[1].set(title="Accuracy (higher is better)", ylabel="accuracy")
+    axes[1].yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
     for ax in axes:
-        ax.set_xlabel("epoch")
+        ax.set(xlabel="epoch", xlim=(0.7, last + 0.3))
         ax.grid(True)
         ax.xaxis.get_major_locator().set_params(integer=True)
-        if num_epochs:
-            ax.set_xlim(0.7, num_epochs + 0.3)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
+    drawn = {line.get_linestyle() for line in axes[0].lines}  # no dashed key when nothing was held out
+    parts = [Line2D([], [], color=BLACK, ls=ls, label=w) for ls, w in (("-", "training"), ("--", held_out))]
+    parts = [p for p in parts if p.get_linestyle() in drawn]
+    models = [Line2D([], [], color=c, marker=MARKERS[v % 4], label=n) for n, (c, v) in zip(runs, styles)]
+    _legend(fig, parts if one else models + parts, ncol=2 if one else 4)
 
 
 @lesson_style
-def plot_history(histories: Mapping[str, Any], held_out: str = "test") -> Figure:
-    """Plot loss and accuracy per epoch of one ``fit`` history, or of {model name: history} to compare.
-
-    ``held_out`` names the data ``fit`` measured on after each epoch ("test", or "validation").
-    """
-    single = "epoch" in histories
-    fig = figure(9, 3.2)
-    axes = fig.subplots(1, 2)
-    runs = {"": histories} if single else histories
-    for i, (name, history) in enumerate(runs.items()):
-        _draw_history(axes, history, color=None if single else f"C{i}", name=name, held_out=held_out)
-    _finish_history_axes(axes, max(max(h["epoch"], default=1) for h in runs.values()))
-    if not single:
-        axes[1].set_title(f"{held_out.capitalize()} accuracy (higher is better)")
+def plot_history(histories: Mapping[str, Any], held_out: str = "validation") -> Figure:
+    """Plot a ``fit`` history's (or {model: history}'s) training and held-out loss and accuracy per epoch."""
+    fig = figure(9, 4.4)
+    _draw_history(fig, {"": histories} if "epoch" in histories else histories, held_out, None)
     return fig
 
 
 class LiveHistoryPlot:
-    """Loss and accuracy curves that redraw after every epoch: pass it as ``fit(..., on_epoch_end=...)``.
+    """Loss and accuracy curves redrawn after every epoch: pass it as ``fit(..., on_epoch_end=...)``.
 
-    The figure is shown once in the cell's output and updated in place through an IPython display
-    handle, so it works in JupyterLab and headless (nbval, nbclient) alike. Outside IPython it
-    does nothing but keep ``fig`` up to date.
-    """
+    The figure is shown once and updated in place through an IPython display handle (JupyterLab, nbval);
+    outside IPython it only keeps ``fig`` up to date. A ``title`` that names a model draws in its colour."""
 
-    def __init__(
-        self, num_epochs: int | None = None, title: str | None = None, held_out: str = "test"
-    ) -> None:
+    def __init__(self, num_epochs: int | None = None, title: str = "", held_out: str = "validation"):
         self.num_epochs, self.title, self.held_out = num_epochs, title, held_out
-        self.fig = figure(9, 3.2)
+        self.fig = figure(9, 4.4)
         self._handle = None
 
     @lesson_style
     def __call__(self, history: Mapping[str, Sequence[float]]) -> None:
         """Redraw the curves from the history so far and refresh the displayed figure."""
         self.fig.clear()
-        axes = self.fig.subplots(1, 2)
-        _draw_history(axes, history, held_out=self.held_out)
-        _finish_history_axes(axes, self.num_epochs)
-        done = len(history["epoch"])
+        _draw_history(self.fig, {self.title: history}, self.held_out, self.num_epochs)
         total = f"/{self.num_epochs}" if self.num_epochs else ""
-        self.fig.suptitle(
-            f"{self.title + ': ' if self.title else ''}epoch {done}{total}", fontsize=11, fontweight="bold"
-        )
-        self._show()
-
-    def _show(self) -> None:
+        self.fig.suptitle(f"{self.title + ': ' if self.title else ''}epoch {len(history['epoch'])}{total}")
         try:
             from IPython import get_ipython
             from IPython.display import display
         except ImportError:  # plain Python: nothing to display to
             return
-        if get_ipython() is None:
-            return
-        if self._handle is None:
+        if get_ipython() is not None and self._handle is None:
             self._handle = display(self.fig, display_id=True)
-        else:
+        elif get_ipython() is not None:
             self._handle.update(self.fig)
 
 
-# --------------------------------------------------------------------------------------------------
-# Evaluation (notebook 03)
-
-
 @lesson_style
-def plot_per_class_accuracy(accuracies: Mapping[str, torch.Tensor | np.ndarray | Sequence[float]]) -> Figure:
-    """Bar chart of the accuracy on each digit, one bar per model; the y axis zooms in on the top."""
-    fig = figure(7.5, 3)
+def plot_per_class_accuracy(accuracies: Mapping[str, Values]) -> Figure:
+    """Bar chart of the accuracy on each digit, one bar per model {name: (10,)}; the y axis zooms in."""
+    fig = figure(8.5, 4.2)
     ax = fig.subplots()
-    width = 0.8 / len(accuracies)
-    lowest = 1.0
-    for j, (name, acc) in enumerate(accuracies.items()):
-        acc = _as_numpy(acc).astype(float)
-        lowest = min(lowest, float(acc.min()))
-        ax.bar(
-            np.arange(len(acc)) + (j - (len(accuracies) - 1) / 2) * width,
-            acc,
-            width,
-            label=name,
-            color=f"C{j}",
-        )
-    # Zoom in: every digit is above 90 %, so a 0-100 % axis would hide the differences.
-    ax.set_ylim(max(0.0, math.floor((lowest - 0.01) * 50) / 50), 1.0)
+    _bars(ax, accuracies)
+    lowest = min(float(_numpy(a).min()) for a in accuracies.values())
+    # zoomed in: every digit is above 90 %, and a 0-100 % axis would hide the differences
+    ax.set(ylim=(max(0.0, math.floor((lowest - 0.01) * 50) / 50), 1), xlabel="true digit", ylabel="accuracy")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
-    ax.set_xticks(range(10))
-    ax.set_xlabel("true digit")
-    ax.set_ylabel("accuracy (axis zoomed in)")
-    ax.set_title("Accuracy on each digit")
     ax.grid(True, axis="y")
-    if len(accuracies) > 2:  # more bars than the lower left corner can take without covering some
-        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
-    else:
-        ax.legend(fontsize=8, loc="lower left")
+    _legend(fig, ncol=2)
+    fig.suptitle("Accuracy on each digit (the axis starts above 0)")
     return fig
 
 
 @lesson_style
-def plot_confusion_matrix(cm: torch.Tensor | np.ndarray, title: str = "Confusion matrix") -> Figure:
-    """Show a (10, 10) confusion matrix with counts; the colour scale ignores the diagonal so mistakes stand out."""
-    m = _as_numpy(cm).astype(int)
-    k = len(m)
-    mistakes = m.copy()
-    np.fill_diagonal(mistakes, 0)
-    fig = figure(5.6, 5)
+def plot_confusion_matrix(cm: Array, title: str = "Confusion matrix") -> Figure:
+    """Show a (10, 10) confusion matrix: right answers grey on the diagonal, mistakes shaded by count."""
+    m = _numpy(cm).astype(int)
+    diagonal = np.eye(len(m), dtype=bool)
+    worst = max(1, np.where(diagonal, 0, m).max())
+    fig = figure(8, 7.6)
     ax = fig.subplots()
-    im = ax.imshow(
-        np.ma.masked_where(np.eye(k, dtype=bool), mistakes), cmap="Reds", vmin=0, vmax=max(1, mistakes.max())
-    )
-    ax.imshow(np.ma.masked_where(~np.eye(k, dtype=bool), np.ones_like(m)), cmap="Greens", vmin=0, vmax=2.5)
-    for i in range(k):
-        for j in range(k):
-            if m[i, j]:
-                dark = i != j and mistakes[i, j] > 0.6 * mistakes.max()
-                ax.text(
-                    j,
-                    i,
-                    f"{m[i, j]}",
-                    ha="center",
-                    va="center",
-                    fontsize=7.5 if i == j else 8,
-                    color="white" if dark else "black",
-                    fontweight="bold" if i != j else "normal",
-                )
-    ax.set_xticks(range(k))
-    ax.set_yticks(range(k))
-    ax.set_xlabel("predicted digit")
-    ax.set_ylabel("true digit")
-    ax.set_title(title)
-    fig.colorbar(im, ax=ax, shrink=0.8, label="mistakes (off the diagonal)")
+    cmap = LinearSegmentedColormap.from_list("mistakes", ["white", WRONG_COLOR])
+    im = ax.imshow(np.ma.masked_where(diagonal, m), cmap=cmap, vmin=0, vmax=worst)
+    ax.imshow(np.ma.masked_where(~diagonal, m), cmap=ListedColormap([LIGHT_GREY]))
+    for (i, j), v in np.ndenumerate(m):
+        if v:  # zeros left blank: the mistakes that were made stand out
+            color = "white" if i != j and v > 0.6 * worst else "black"
+            ax.text(j, i, str(v), ha="center", va="center", color=color)
+    ax.set(xticks=range(len(m)), yticks=range(len(m)), xlabel="predicted digit", ylabel="true digit")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="mistakes (off the diagonal)", ticks=MaxNLocator(integer=True))
+    _legend(fig, [Patch(color=LIGHT_GREY, label="diagonal: read right")])
+    fig.suptitle(title)
     return fig
 
 
 @lesson_style
-def plot_reliability(
-    calibration: Mapping[str, torch.Tensor | np.ndarray], title: str = "Is the confidence honest?"
-) -> Figure:
-    """Reliability diagram from ``evaluate.calibration``: accuracy against confidence per bin, with bin sizes."""
-    conf = _as_numpy(calibration["confidence"]).astype(float)
-    acc = _as_numpy(calibration["accuracy"]).astype(float)
-    count = _as_numpy(calibration["count"]).astype(float)
-    num_bins = len(count)
-    edges = np.linspace(0, 1, num_bins + 1)
-    centers = (edges[:-1] + edges[1:]) / 2
-    used = count > 0
-    fig = figure(9, 3.4)
+def plot_reliability(calibration: Mapping[str, Array], title: str = "Is the confidence honest?") -> Figure:
+    """Accuracy against confidence per bin of ``evaluate.calibration``; bin sizes on a log axis (1 to 10,000)."""
+    conf, acc, count = (_numpy(calibration[k]).astype(float) for k in ("confidence", "accuracy", "count"))
+    edges = np.linspace(0, 1, len(count) + 1)
+    centers, used = (edges[:-1] + edges[1:]) / 2, count > 0
+    fig = figure(9, 4.8)
     ax, ax_count = fig.subplots(1, 2)
-    ax.plot([0, 1], [0, 1], "--", color="grey", lw=1, label="perfectly honest")
-    ax.bar(
-        centers[used],
-        acc[used],
-        width=1 / num_bins,
-        color=TRAIN_COLOR,
-        edgecolor="white",
-        alpha=0.85,
-        label="accuracy in the bin",
-    )
-    # The gap between a bar's top and its dot is the miscalibration of that bin.
-    ax.plot(centers[used], conf[used], "o", color=TEST_COLOR, ms=5, label="mean confidence in the bin")
-    ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1)
-    ax.set_aspect("equal")
-    ax.set_xlabel("confidence (highest probability)")
-    ax.set_ylabel("accuracy")
-    ax.set_title(title)
-    ax.legend(fontsize=8, loc="upper left")
-    ax_count.bar(centers, count, width=1 / num_bins, color=TRAIN_COLOR, edgecolor="white", log=True)
-    ax_count.set_xlim(0, 1)
-    ax_count.set_xlabel("confidence (highest probability)")
-    ax_count.set_ylabel("images (log scale)")
-    ax_count.set_title("How often is the model that sure?")
+    ax.plot([0, 1], [0, 1], "--", color=BLACK, lw=1, label="perfectly honest")
+    bars = {"width": 1 / len(count), "color": GREY, "edgecolor": "white"}
+    ax.bar(centers[used], acc[used], label="accuracy in the bin", **bars)
+    # the gap between a bar's top and its dot is how far that bin's confidence is off
+    ax.plot(centers[used], conf[used], "o", color=BLACK, ms=6, label="mean confidence in the bin")
+    ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="confidence", ylabel="accuracy", title=title)
+    ax_count.bar(centers, count, log=True, **bars)
+    ax_count.set(xlim=(0, 1), xlabel="confidence", ylabel="images (log scale)", title="How often that sure?")
+    _legend(fig)
     return fig
 
 
 @lesson_style
-def plot_robustness(
-    amounts: Sequence[float], accuracies: Mapping[str, Sequence[float]], xlabel: str, title: str | None = None
-) -> Figure:
+def plot_robustness(amounts: Sequence[float], accuracies: Mapping[str, Values], xlabel: str, title=""):
     """Plot accuracy against how much the test images were changed (shift, rotation), one line per model."""
-    fig = figure(5.5, 3.3)
-    ax = fig.subplots()
-    for i, (name, acc) in enumerate(accuracies.items()):
-        ax.plot(list(amounts), list(acc), "o-", color=f"C{i}", label=name)
-    ax.axhline(0.1, color="grey", lw=1, ls="--", label="chance (10 %)")
-    ax.set_xticks(list(amounts))
-    ax.set_ylim(0, 1.02)
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy")
-    ax.set_title(title or "Accuracy as the digits are changed")
-    ax.grid(True)
-    ax.legend(fontsize=8)
-    return fig
+    title = title or "Accuracy as the digits are changed"
+    axes = {"xticks": list(amounts), "ylim": (0, 1.02), "xlabel": xlabel, "ylabel": "test accuracy"}
+    return _line_figure(amounts, accuracies, title, chance=True, **axes)
 
 
 @lesson_style
-def plot_filters(weights: torch.Tensor | np.ndarray, ncols: int = 8, title: str | None = None) -> Figure:
-    """Show first-layer weights as small images: conv filters (C, 1, k, k) or (C, k, k), or MLP rows (C, 784).
-
-    Each filter gets its own symmetric colour scale (white = 0), so weak filters still show their pattern.
-    """
-    w = _as_numpy(weights).astype(np.float32)
-    if w.ndim == 2 and w.shape[1] == 784:  # an MLP's first layer: one 28x28 template per hidden unit
-        w = w.reshape(-1, 28, 28)
-    if w.ndim == 4 and w.shape[1] == 1:
-        w = w[:, 0]
-    if w.ndim != 3:
-        raise ValueError(f"Expected filters shaped (C, 1, k, k), (C, k, k) or (C, 784), got {w.shape}.")
-    n = len(w)
-    ncols = max(1, min(ncols, n))
-    nrows = math.ceil(n / ncols)
-    fig = figure(0.75 * ncols + 0.8, 0.75 * nrows + 0.6)
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for i, ax in enumerate(axes):
-        bare_axes(ax)
-        if i >= n:
-            ax.set_visible(False)
-            continue
-        for spine in ax.spines.values():  # a thin frame: a filter's white (zero) border stays visible
-            spine.set(visible=True, color="#bbbbbb", linewidth=0.6)
-        im = ax.imshow(w[i] / max(float(np.abs(w[i]).max()), 1e-12), cmap=SIGNED_CMAP, vmin=-1, vmax=1)
-    cbar = fig.colorbar(im, ax=axes.tolist(), shrink=0.8, ticks=[-1, 0, 1])
-    cbar.ax.set_yticklabels(["−", "0", "+"])
-    fig.suptitle(
-        title
-        or f"{n} first-layer filters ({w.shape[1]}x{w.shape[2]}): red adds the pixel, blue subtracts it",
-        fontsize=10,
-        fontweight="bold",
-    )
-    return fig
-
-
-# --------------------------------------------------------------------------------------------------
-# Drawing and predicting (notebook 04)
+def plot_shift_confidence(shifts: Sequence[int], probabilities: Mapping[str, Values], digit=7, title=""):
+    """Plot each model's probability for ``digit`` against how far the digit was moved, one line per model."""
+    axes = {"ylim": (-0.05, 1.05), "xlabel": "shift to the right (pixels)", "ylabel": f"P(it is a {digit})"}
+    return _line_figure(shifts, probabilities, title or "Sliding the digit sideways", **axes)
 
 
 @lesson_style
@@ -621,112 +479,77 @@ def plot_preprocessing_steps(steps: Sequence[tuple[str, np.ndarray]]) -> Figure:
     """Show each named step of the preprocessing [(name, image), ...] with its size, pixels kept square."""
     if not steps:
         raise ValueError("No steps to show: pass preprocessing_steps(drawing), a list of (name, image).")
-    fig = figure(2 * len(steps), 2.4)
-    axes = np.atleast_1d(fig.subplots(1, len(steps)))
-    for ax, (name, image) in zip(axes, steps):
-        image = np.asarray(image)
-        # uint8 pictures (0-255) and float model inputs (0-1) on the same grey scale
-        top = 255 if image.dtype == np.uint8 else 1
-        ax.imshow(image, cmap=DIGIT_CMAP, vmin=0, vmax=top)
-        ax.set_title(f"{name}\n{image.shape[1]} x {image.shape[0]}", fontsize=9, fontweight="normal")
-        bare_axes(ax)
-    return fig
-
-
-@lesson_style
-def plot_shift_confidence(
-    shifts: Sequence[int],
-    probabilities: Mapping[str, Sequence[float] | torch.Tensor | np.ndarray],
-    digit: int = 7,
-    title: str = "Sliding the digit sideways",
-) -> Figure:
-    """Plot each model's probability for ``digit`` against how far the digit was moved, one line per model."""
-    fig = figure(5.5, 3)
-    ax = fig.subplots()
-    for i, (name, p) in enumerate(probabilities.items()):
-        values = np.asarray(p.detach().cpu() if isinstance(p, torch.Tensor) else p, dtype=float)
-        if len(values) != len(shifts):
-            raise ValueError(
-                f"{name}: {len(values)} probabilities for {len(shifts)} shifts; give one per shift."
-            )
-        ax.plot(list(shifts), values, "o-", color=f"C{i}", label=name)
-    ax.set(xlabel="shift to the right (pixels)", ylabel=f"P(it is a {digit})", ylim=(-0.05, 1.05))
-    ax.set_title(title)
-    ax.grid(True)
-    ax.legend(fontsize=8)
-    return fig
-
-
-# --------------------------------------------------------------------------------------------------
-# Looking inside a network (notebook 05); mnistlib.look_inside computes what these show
+    images = [np.asarray(image) for _, image in steps]
+    captions = [f"{name}\n{im.shape[1]} x {im.shape[0]}" for (name, _), im in zip(steps, images)]
+    return digit_grid(images, captions, ncols=len(steps))
 
 
 def _mosaic(images: torch.Tensor, ncols: int) -> np.ndarray:
-    """Tile images (N, H, W) into one array with NaN gaps, so the gaps can get their own colour."""
-    grid = make_grid(images.float().unsqueeze(1), nrow=ncols, padding=1, pad_value=float("nan"))
-    return grid[0].numpy()
+    """Tile maps (N, H, W), enlarged to about 28 x 28 with square pixels, into one array with NaN gaps."""
+    k = max(1, round(28 / images.shape[-2]))  # nearest neighbour: no blur
+    big = images.float().repeat_interleave(k, dim=-2).repeat_interleave(k, dim=-1)
+    return make_grid(big.unsqueeze(1), nrow=ncols, padding=1, pad_value=float("nan"))[0].numpy()
 
 
-def _enlarge(maps: torch.Tensor, size: int = 28) -> torch.Tensor:
-    """Repeat each pixel of maps (N, H, W) so that H becomes about ``size``; nearest neighbour, no blur."""
-    factor = max(1, round(size / maps.shape[-2]))
-    return maps.repeat_interleave(factor, dim=-2).repeat_interleave(factor, dim=-1)
-
-
-def _cmap(name: str, gaps: str) -> Colormap:
-    return colormaps[name].with_extremes(bad=gaps)
-
-
-@lesson_style
-def plot_feature_maps(
-    maps: dict[str, torch.Tensor], image: np.ndarray | torch.Tensor | None = None, top: int | None = 8
-) -> Figure:
-    """Show each conv layer's ``top`` most active feature maps (None: all) in one row per layer."""
-    rows = []
-    for name, fmap in maps.items():
-        order = fmap.flatten(1).mean(1).argsort(descending=True)  # most active first
-        rows.append((name, fmap, fmap[order[:top]] if top else fmap))
-    ncols = top or 16
-    # small maps enlarged to about 28x28 with square pixels, so every row's tiles and gaps match
-    mosaics = [_mosaic(_enlarge(chosen), min(ncols, len(chosen))) for _, _, chosen in rows]
-    heights = [m.shape[0] / m.shape[1] for m in mosaics]  # each row as wide as the figure
-    width = 9.0
-    height = width * sum(heights) + 0.45 * len(rows) + 0.3  # plus room for the titles
-    fig = figure(width + (1.8 if image is not None else 0), height)
-    grid = fig.add_gridspec(
-        len(rows),
-        2 if image is not None else 1,
-        height_ratios=heights,
-        width_ratios=[1.8, width] if image is not None else [1],
-    )
-    if image is not None:
-        ax = fig.add_subplot(grid[:, 0])
-        ax.imshow(to_batch(image)[0, 0].numpy(), cmap=DIGIT_CMAP, vmin=0, vmax=1)
-        ax.set_title("what the\nmodel saw", fontsize=9)
-        bare_axes(ax)
-    cmap = _cmap(DIGIT_CMAP, "#3b6ea8")  # blue gaps: never mistaken for ink or for black
-    for i, ((name, fmap, chosen), mosaic) in enumerate(zip(rows, mosaics)):
-        ax = fig.add_subplot(grid[i, -1])
-        # one colour scale per layer: the brightest maps are the ones that fire hardest on this digit
-        ax.imshow(mosaic, cmap=cmap, vmin=0, vmax=max(float(fmap.max()), 1e-6), interpolation="nearest")
-        which = f"the {len(chosen)} most active of" if len(chosen) < len(fmap) else "all"
-        size = f"{fmap.shape[1]}x{fmap.shape[2]}"
-        ax.set_title(
-            f"conv layer {i + 1} ({name}): {which} {len(fmap)} maps, {size} pixels each",
-            fontsize=9,
-            loc="left",
-        )
-        bare_axes(ax)
+def _weights_figure(tiles: torch.Tensor, title: str, outline: Any = None, ncols: int = 8) -> Figure:
+    """Tile weights (N, H, W), each on its own symmetric scale (white = 0), with an image's outline on each."""
+    ncols = max(1, min(ncols, len(tiles)))
+    fig = figure(8, 7.2 * math.ceil(len(tiles) / ncols) / ncols + 1.2)
+    ax = fig.subplots()
+    scaled = tiles / tiles.flatten(1).abs().amax(1).clamp(min=1e-12)[:, None, None]
+    cmap = colormaps[SIGNED_CMAP].with_extremes(bad="#444444")  # dark gaps: not zero (white) weights
+    im = ax.imshow(_mosaic(scaled, ncols), cmap=cmap, vmin=-1, vmax=1)
+    if outline is not None:
+        ink = _mosaic(to_batch(outline)[0].expand(len(tiles), 28, 28), ncols)
+        ax.contour(np.nan_to_num(ink), levels=[0.3], colors="k", linewidths=1)
+    fig.colorbar(im, ax=ax, shrink=0.8, ticks=[-1, 0, 1]).ax.set_yticklabels(["−", "0", "+"])
+    bare_axes(ax)
+    fig.suptitle(_wrap(title, 8))
     return fig
 
 
-def _signed_panel(fig: Figure, ax, values: np.ndarray, outline: np.ndarray, title: str) -> None:
-    limit = max(float(np.abs(values).max()), 1e-12)  # symmetric, so white always means zero
-    im = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, interpolation="nearest")
-    ax.contour(outline, levels=[0.3], colors="k", linewidths=0.6)  # where the ink is
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    ax.set_title(title, fontsize=9)
-    bare_axes(ax, frame=True)  # white means zero: the frame shows where the image ends
+@lesson_style
+def plot_filters(weights: Array, title: str = "") -> Figure:
+    """Show first-layer conv filters (C, 1, k, k) or (C, k, k), or MLP rows (C, 784), each on its own scale."""
+    w = torch.as_tensor(_numpy(weights), dtype=torch.float32)
+    w = w.reshape(-1, 28, 28) if w.ndim == 2 and w.shape[1] == 784 else w[:, 0] if w.shape[1:2] == (1,) else w
+    if w.ndim != 3 or w.shape[1] != w.shape[2]:
+        raise ValueError(f"Expected filters shaped (C, 1, k, k), (C, k, k) or (C, 784), got {w.shape}.")
+    what = f"{len(w)} first-layer filters ({w.shape[1]}x{w.shape[2]}): red adds the pixel, blue subtracts"
+    return _weights_figure(w, title or what)
+
+
+@lesson_style
+def plot_mlp_weights(weights: torch.Tensor, units: Values | None = None, image: Array | None = None):
+    """Show the MLP's first-layer weights (H, 28, 28) of ``units`` (default: 32), each with ``image``'s outline."""
+    units = list(range(min(32, len(weights)))) if units is None else [int(u) for u in units]
+    what = "the digit's outline on " if image is not None else ""
+    title = f"{what}{len(units)} hidden units' weights: red ink excites a unit, blue inhibits it"
+    return _weights_figure(torch.as_tensor(weights)[units].float(), title, image)
+
+
+@lesson_style
+def plot_feature_maps(maps: dict[str, torch.Tensor], image: Array | None = None, top: int | None = 8):
+    """Show each conv layer's ``top`` most active feature maps (None: all) (C, H, W), one row per layer."""
+    chosen = {name: f[f.flatten(1).mean(1).argsort(descending=True)[:top]] for name, f in maps.items()}
+    mosaics = [_mosaic(c, min(top or 16, len(c))) for c in chosen.values()]
+    heights = [m.shape[0] / m.shape[1] for m in mosaics]  # every row as wide as the figure
+    side = 1.6 if image is not None else 0.01
+    fig = figure(MAX_WIDTH, (MAX_WIDTH - side) * sum(heights) + 0.9 * len(maps))
+    grid = fig.add_gridspec(len(maps), 2, height_ratios=heights, width_ratios=[side, MAX_WIDTH - side])
+    if image is not None:
+        ax = fig.add_subplot(grid[:, 0], title="what the\nmodel saw")
+        ax.imshow(to_batch(image)[0, 0].numpy(), cmap=DIGIT_CMAP, vmin=0, vmax=1)
+        bare_axes(ax)
+    for i, ((name, fmap), mosaic) in enumerate(zip(maps.items(), mosaics)):
+        ax = fig.add_subplot(grid[i, 1])
+        # blue gaps, never mistaken for ink; one scale per layer: the brightest maps fire hardest
+        ax.imshow(mosaic, cmap=colormaps[DIGIT_CMAP].with_extremes(bad=BLUE), vmin=0, vmax=fmap.max() + 1e-6)
+        which = f"the {len(chosen[name])} most active of" if len(chosen[name]) < len(fmap) else "all"
+        size = f"{fmap.shape[1]}x{fmap.shape[2]}"
+        ax.set_title(f"layer {i + 1} ({name}): {which} {len(fmap)} maps, {size} each", loc="left")
+        bare_axes(ax)
+    return fig
 
 
 # What each kind of saliency map means, shown under its name
@@ -738,205 +561,77 @@ SALIENCY_CAPTIONS = {
 
 
 @lesson_style
-def plot_saliency(
-    image: np.ndarray | torch.Tensor, maps: dict[str, np.ndarray], digit: int | None = None
-) -> Figure:
+def plot_saliency(image: Array, maps: dict[str, np.ndarray], digit: int | None = None) -> Figure:
     """Show the digit next to saliency maps {name: (28, 28)}: red = for the answer, blue = against."""
     x = to_batch(image)[0, 0].numpy()
-    fig = figure(3.2 * (len(maps) + 1), 3.2)
+    panel = MAX_WIDTH / (len(maps) + 1)
+    fig = figure(MAX_WIDTH, panel + 1.2)
     axes = fig.subplots(1, len(maps) + 1)
     axes[0].imshow(x, cmap=DIGIT_CMAP, vmin=0, vmax=1)
-    reading = f"\nread as {digit}" if digit is not None else ""
-    axes[0].set_title("what the model saw" + reading, fontsize=9)
+    reading = f", read as {digit}" if digit is not None else ""
+    axes[0].set_title(_wrap(f"what the model saw{reading}", panel - 0.3), weight="normal")
     bare_axes(axes[0])
     for ax, (name, values) in zip(axes[1:], maps.items()):
-        caption = SALIENCY_CAPTIONS.get(name)
-        _signed_panel(fig, ax, np.asarray(values), x, f"{name}\n({caption})" if caption else name)
+        limit = max(float(np.abs(values).max()), 1e-12)  # symmetric, so white always means zero
+        im = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit)
+        ax.contour(x, levels=[0.3], colors="k", linewidths=1)  # where the ink is
+        fig.colorbar(im, ax=ax, shrink=0.8, ticks=[-limit, 0, limit]).ax.set_yticklabels(["−", "0", "+"])
+        caption = f"{name}: {SALIENCY_CAPTIONS[name]}" if name in SALIENCY_CAPTIONS else name
+        ax.set_title(_wrap(caption, panel - 0.3), weight="normal")
+        bare_axes(ax, GREY)  # white means zero: the frame shows where the image ends
     return fig
 
 
 @lesson_style
-def plot_mlp_weights(
-    weights: torch.Tensor,
-    units: Sequence[int] | torch.Tensor | None = None,
-    image: np.ndarray | torch.Tensor | None = None,
-    ncols: int = 8,
-) -> Figure:
-    """Show first-layer MLP weights (H, 28, 28) of ``units`` (default: the first 32) as images.
-
-    With ``image``, its outline is drawn on every template, to show where the ink falls.
-    """
-    units = list(range(min(32, len(weights)))) if units is None else [int(u) for u in units]
-    chosen = weights[units]
-    # each unit scaled to its own largest weight
-    scaled = chosen / chosen.flatten(1).abs().amax(1).clamp(min=1e-12)[:, None, None]
-    ncols = min(ncols, len(units))
-    mosaic = _mosaic(scaled, ncols)
-    nrows = math.ceil(len(units) / ncols)
-    fig = figure(1.1 * ncols + 1.2, 1.1 * nrows + 0.6)
-    ax = fig.subplots()
-    im = ax.imshow(mosaic, cmap=_cmap(SIGNED_CMAP, "#444444"), vmin=-1, vmax=1, interpolation="nearest")
-    if image is not None:
-        outline = _mosaic(to_batch(image)[0].expand(len(units), 28, 28), ncols)
-        ax.contour(np.nan_to_num(outline), levels=[0.3], colors="k", linewidths=0.6)
-    fig.colorbar(im, ax=ax, shrink=0.8, ticks=[-1, 0, 1]).ax.set_yticklabels(["-", "0", "+"])
-    what = "the digit's outline on " if image is not None else ""
-    ax.set_title(
-        f"{what}{len(units)} hidden units' weights: red ink excites a unit, blue ink inhibits it", fontsize=9
-    )
-    bare_axes(ax)
-    return fig
-
-
-@lesson_style
-def plot_embedding(
-    points: torch.Tensor | np.ndarray,
-    labels: torch.Tensor | np.ndarray,
-    you: torch.Tensor | np.ndarray | None = None,
-    neighbours: torch.Tensor | np.ndarray | None = None,
-    title: str = "The test set in the network's penultimate layer (PCA)",
-    you_label: str = "your digit",
-) -> Figure:
-    """Scatter 2-D points coloured by class, each class's digit at its centre; mark ``you`` with a star."""
-    fig = figure(6.5, 5.5)
-    ax = fig.subplots()
-    _class_clouds(ax, np.asarray(points), np.asarray(labels))
-    if neighbours is not None:
-        _ring_neighbours(ax, np.asarray(neighbours).reshape(-1, 2))
-    if you is not None:
-        _star_you(ax, np.asarray(you).reshape(2), you_label)
-    ax.set_xlabel("component 1")
-    ax.set_ylabel("component 2")
-    ax.set_title(title, fontsize=10)
-    return fig
-
-
-def _class_clouds(ax, points: np.ndarray, labels: np.ndarray) -> None:
-    """Draw the points coloured by class, and each class's digit at its median point."""
-    cmap = colormaps["tab10"]
+def plot_embedding(points: Array, labels: Array, you=None, neighbours=None, title="", you_label="your digit"):
+    """Scatter points (N, 2) coloured by class, each class's digit at its centre; a star marks ``you`` (2,)
+    and rings its ``neighbours`` (K, 2)."""
+    points, labels = _numpy(points), _numpy(labels).astype(int)
+    fig = figure(8, 7)
+    ax = fig.add_subplot(xlabel="component 1", ylabel="component 2")
     # rasterized: thousands of dots stay one fast image instead of thousands of vector paths
-    ax.scatter(
-        points[:, 0], points[:, 1], c=labels, cmap=cmap, vmin=-0.5, vmax=9.5, s=3, alpha=0.5, rasterized=True
-    )
+    ax.scatter(*points.T, c=np.array(CLASS_COLORS)[labels], s=5, alpha=0.6, rasterized=True)
     for digit in np.unique(labels):
+        # above the star and see-through: a digit landing on its class's middle hides neither
+        box = {"boxstyle": "circle", "fc": "white", "ec": CLASS_COLORS[digit], "lw": 2.5, "alpha": 0.8}
         cx, cy = np.median(points[labels == digit], axis=0)
-        color = cmap(int(digit))
-        ax.text(
-            cx,
-            cy,
-            str(digit),
-            fontsize=16,
-            weight="bold",
-            ha="center",
-            va="center",
-            color=color,
-            # above the star, see-through: a digit landing on its class's middle hides neither
-            bbox={"boxstyle": "circle", "fc": "white", "ec": color, "alpha": 0.7},
-            zorder=6,
-        )
-
-
-def _ring_neighbours(ax, nb: np.ndarray) -> None:
-    """Circle the nearest neighbours' (k, 2) points."""
-    ax.scatter(
-        nb[:, 0],
-        nb[:, 1],
-        s=60,
-        facecolors="none",
-        edgecolors="k",
-        linewidths=1.5,
-        zorder=5.5,  # over the star: the nearest neighbours often land right beside it
-        label="nearest neighbours",
-    )
-
-
-def _star_you(ax, y: np.ndarray, you_label: str) -> None:
-    """Mark the student's point with a gold star, and add the legend."""
-    ax.scatter(
-        [y[0]],
-        [y[1]],
-        marker="*",
-        s=500,
-        c="gold",
-        edgecolors="k",
-        linewidths=1.5,
-        zorder=5,
-        label=you_label,
-    )
-    ax.legend(loc="best", fontsize=9)
-
-
-@lesson_style
-def plot_neighbours(
-    image: np.ndarray | torch.Tensor,
-    images: torch.Tensor | np.ndarray,
-    labels: Sequence[int] | torch.Tensor,
-    distances: Sequence[float] | torch.Tensor | None = None,
-) -> Figure:
-    """Show the query digit, then its neighbours (K, 28, 28) with their labels (and distances)."""
-    images = np.asarray(images)
-    fig = figure(1.3 * (len(images) + 1), 1.9)
-    axes = fig.subplots(1, len(images) + 1)
-    axes[0].imshow(to_batch(image)[0, 0].numpy(), cmap=DIGIT_CMAP, vmin=0, vmax=1)
-    axes[0].set_title("yours", fontsize=9, weight="bold")
-    for i, ax in enumerate(axes[1:]):
-        ax.imshow(images[i], cmap=DIGIT_CMAP)
-        extra = f"\nd={float(distances[i]):.1f}" if distances is not None else ""
-        ax.set_title(f"label {int(labels[i])}{extra}", fontsize=9)
-    for ax in axes:
-        bare_axes(ax)
+        ax.text(cx, cy, str(digit), fontsize=16, weight="bold", ha="center", va="center", bbox=box, zorder=6)
+    if neighbours is not None:  # over the star: the nearest neighbours often land right beside it
+        nb = _numpy(neighbours).reshape(-1, 2).T
+        ax.scatter(*nb, s=80, fc="none", ec=BLACK, lw=2, zorder=5.5, label="nearest neighbours")
+    if you is not None:
+        ax.scatter(*_numpy(you).reshape(2), marker="*", s=600, c=YELLOW, ec=BLACK, zorder=5, label=you_label)
+        _legend(fig)
+    fig.suptitle(_wrap(title or "The test set in the network's penultimate layer (PCA)", 8))
     return fig
 
 
 @lesson_style
-def plot_variations(
-    images: Sequence[np.ndarray] | np.ndarray,
-    probs: np.ndarray | dict[str, np.ndarray],
-    titles: Sequence[str],
-) -> Figure:
-    """Show images (M, 28, 28) above bar charts of their probabilities (M, 10), titled with the verdicts.
+def plot_neighbours(image: Array, images: Array, labels: Values, distances: Values | None = None) -> Figure:
+    """Show the query digit, then its neighbours (K, 28, 28) with their labels (and distances)."""
+    d = [f"\nd = {float(v):.1f}" for v in distances] if distances is not None else [""] * len(labels)
+    captions = ["yours" + "\n" * (distances is not None), *[f"label {int(y)}{e}" for y, e in zip(labels, d)]]
+    return digit_grid([to_batch(image)[0, 0].numpy(), *_as_images(images)], captions, ncols=len(captions))
 
-    ``probs`` may be one (M, 10) array or {model name: (M, 10)} to compare models bar by bar.
-    """
-    runs = {name: np.asarray(p) for name, p in (probs.items() if isinstance(probs, dict) else [("", probs)])}
-    width = 0.8 / len(runs)
-    height = 3.2 + 0.2 * len(runs)
-    fig = figure(1.6 * len(titles) + 0.4, height, constrained=False)  # a fixed grid: placed by hand, fast
-    axes = fig.subplots(
-        2,
-        len(titles),
-        squeeze=False,
-        gridspec_kw={
-            "height_ratios": [1.3, 1],
-            "wspace": 0.12,
-            "hspace": 0.08,
-            "left": 0.3 / (1.6 * len(titles) + 0.4),
-            "right": 0.99,
-            "bottom": 0.3 / height,
-            "top": 1 - (0.2 + 0.17 * (1 + len(runs))) / height,  # room for the titles' lines
-        },
-    )
+
+@lesson_style
+def plot_variations(images: Array, probs: Array | dict[str, Array], titles: Sequence[str]) -> Figure:
+    """Show images (M, 28, 28) over bars of their probabilities (M, 10) or {model: (M, 10)}; four a row."""
+    runs = {name: _numpy(p) for name, p in (probs.items() if isinstance(probs, dict) else [("", probs)])}
+    says = {name: f"{name}:" if name else "read as" for name in runs}
+    ncols, styles = min(4, len(titles)), model_styles(runs) if len(runs) > 1 else [(GREY, 0)]
+    nrows, x = math.ceil(len(titles) / ncols), _as_images(images)
+    fig = figure(2.2 * ncols, nrows * (3.3 + 0.25 * len(runs)) + 0.5)
+    grid = fig.add_gridspec(2 * nrows, ncols, height_ratios=[1.5, 1] * nrows)
     for i, title in enumerate(titles):
-        top, bottom = axes[0, i], axes[1, i]
-        top.imshow(np.asarray(images[i]), cmap=DIGIT_CMAP, vmin=0, vmax=1)
-        verdicts = []
-        for j, (name, p) in enumerate(runs.items()):
-            digit = int(p[i].argmax())
-            verdicts.append(f"{name + ': ' if name else ''}{digit} ({p[i, digit]:.0%})")
-            bottom.bar(
-                np.arange(10) + (j - (len(runs) - 1) / 2) * width,
-                p[i],
-                width=width,
-                color=f"C{j}",
-                label=name or None,
-            )
-        top.set_title("\n".join([title, *verdicts]), fontsize=8.5)
+        row, col = 2 * (i // ncols), i % ncols
+        top, bottom = fig.add_subplot(grid[row, col]), fig.add_subplot(grid[row + 1, col])
+        top.imshow(x[i], cmap=DIGIT_CMAP, vmin=0, vmax=1)
+        verdicts = [f"{says[name]} {p[i].argmax()} ({p[i].max():.0%})" for name, p in runs.items()]
+        top.set_title("\n".join([title, *verdicts]), fontweight="normal")
         bare_axes(top)
-        bottom.set_ylim(0, 1)
-        bottom.set_xticks(range(10))
-        bottom.tick_params(labelsize=7)
-        if i:
-            bottom.set_yticklabels([])
+        _bars(bottom, {name: p[i] for name, p in runs.items()}, styles)
+        bottom.set(ylim=(0, 1), yticks=[0, 1], yticklabels=["0", "1"] if col == 0 else [])
     if len(runs) > 1:
-        axes[1, 0].legend(fontsize=7, loc="upper left")
+        _legend(fig, fig.axes[1].get_legend_handles_labels()[0])
     return fig

@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 import torch
 from class_support import ONE, SEVEN, bar_image
+from matplotlib.colors import same_color
+from test_viz import room_problems
 
 import mnistlib
 from mnistlib.classroom import store as classset
@@ -189,9 +191,12 @@ def test_gallery_shows_ids_and_labels_and_marks_misread_drawings(store: ClassSto
     ok = store.add(SEVEN, 7, prediction=(7, np.eye(10)[7]))
     wrong = store.add(ONE, 1, prediction=(7, np.eye(10)[7]))
     fig = show_class_drawings(store.images(), title="Ours")
-    titles = {ax.get_title(): ax.title.get_color() for ax in fig.axes}
-    assert titles == {f"#{ok}: 7": "black", f"#{wrong}: 1 read 7": WRONG_COLOR}
-    assert fig._repr_png_().startswith(b"\x89PNG")
+    right, misread = fig.axes
+    assert right.get_title() == f"#{ok}: 7" and same_color(right.title.get_color(), "black")
+    assert misread.get_title() == f"#{wrong}: 1\n✗ read 7"
+    assert same_color(misread.title.get_color(), WRONG_COLOR)
+    assert misread.spines["left"].get_visible() and not right.spines["left"].get_visible()  # a frame, too
+    assert room_problems(fig) == []  # renders, 12 pt text, no red beside green
     assert "none yet" in show_class_drawings(store.images(label=3))._suptitle.get_text()
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import same_color
 from matplotlib.figure import Figure
+from test_viz import room_problems
 
 from mnistlib import viz
 from mnistlib.classroom.strokes import Strokes, preprocessing_steps
@@ -25,7 +26,7 @@ def test_preprocessing_plot_has_one_panel_per_step_titled_with_its_size():
     assert len(fig.axes) == len(steps)
     for ax, (name, image) in zip(fig.axes, steps):
         assert ax.get_title() == f"{name}\n{image.shape[1]} x {image.shape[0]}"
-    FigureCanvasAgg(fig).draw()
+    assert room_problems(fig) == []
 
 
 def test_preprocessing_plot_shows_uint8_and_float_images_on_one_grey_scale():
@@ -41,8 +42,8 @@ def test_preprocessing_plot_refuses_no_steps():
         viz.plot_preprocessing_steps([])
 
 
-def test_shift_plot_draws_one_line_per_model_with_the_given_values():
-    shifts = list(range(-3, 4))
+def test_shift_plot_draws_one_line_per_model_in_its_colour_with_the_given_values():
+    shifts = list(range(-8, 9))
     cnn = torch.linspace(0.9, 1.0, len(shifts))
     mlp = np.linspace(1.0, 0.0, len(shifts))
     fig = viz.plot_shift_confidence(shifts, {"CNN": cnn, "MLP": mlp}, digit=7)
@@ -50,11 +51,13 @@ def test_shift_plot_draws_one_line_per_model_with_the_given_values():
     lines = ax.get_lines()
     assert [line.get_label() for line in lines] == ["CNN", "MLP"]
     assert np.allclose(lines[0].get_ydata(), cnn.numpy()) and np.allclose(lines[1].get_ydata(), mlp)
+    assert same_color(lines[0].get_color(), viz.MODEL_COLORS["CNN"])
+    assert same_color(lines[1].get_color(), viz.MODEL_COLORS["MLP"])
     assert list(lines[0].get_xdata()) == shifts
     assert ax.get_ylabel() == "P(it is a 7)"
-    FigureCanvasAgg(fig).draw()
+    assert room_problems(fig) == []
 
 
 def test_shift_plot_refuses_a_curve_of_the_wrong_length():
-    with pytest.raises(ValueError, match="one per shift"):
+    with pytest.raises(ValueError, match="one per point"):
         viz.plot_shift_confidence([0, 1, 2], {"CNN": [1.0, 0.5]})

@@ -1,10 +1,11 @@
-"""Notebook 05's plots (mnistlib.viz): each returns a Figure that renders."""
+"""Notebook 05's plots (mnistlib.viz): each returns a Figure that renders and is made for the room."""
 
 from __future__ import annotations
 
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import same_color
 from matplotlib.figure import Figure
+from test_viz import room_problems
 
 from mnistlib import evaluate, look_inside, viz
 
@@ -42,14 +43,30 @@ def _plots(cnn, mlp, x, X, y):
     }
 
 
-def test_each_plot_returns_a_figure_that_renders(shipped_cnn, shipped_mlp, digits, mnist_test):
+def test_each_plot_returns_a_figure_made_for_the_room(shipped_cnn, shipped_mlp, digits, mnist_test):
     for name, make in _plots(shipped_cnn, shipped_mlp, digits[0], *mnist_test).items():
         fig = make()
         assert isinstance(fig, Figure), name
         assert fig.axes, name
-        FigureCanvasAgg(fig).draw()  # raises if anything in the figure cannot be drawn
+        assert room_problems(fig) == [], name  # renders, and every rule of the room holds
 
 
 def test_feature_map_plot_has_one_panel_per_layer_and_the_input(shipped_cnn, digits):
     maps = look_inside.feature_maps(shipped_cnn, digits[0])
     assert len(viz.plot_feature_maps(maps, digits[0]).axes) == len(maps) + 1
+    assert len(viz.plot_feature_maps(maps).axes) == len(maps)
+
+
+def test_variations_put_at_most_four_digits_a_row_with_each_model_in_its_colour(shipped_cnn, digits):
+    imgs = torch.stack([d for d in digits] + [digits[0], digits[1]])  # 7 images
+    probs = evaluate.predict_proba(shipped_cnn, imgs)
+    fig = viz.plot_variations(imgs.numpy(), {"MLP": probs, "CNN": probs}, [str(i) for i in range(7)])
+    images = [ax for ax in fig.axes if ax.images]
+    assert len(images) == 7 and len({round(ax.get_position().y0, 3) for ax in images}) == 2  # 4 + 3
+    assert images[0].get_title().split("\n")[1:] == [
+        f"MLP: {int(probs[0].argmax())} ({float(probs[0].max()):.0%})",
+        f"CNN: {int(probs[0].argmax())} ({float(probs[0].max()):.0%})",
+    ]
+    bars = fig.axes[1].containers
+    assert same_color(bars[0][0].get_facecolor(), viz.MODEL_COLORS["MLP"])
+    assert same_color(bars[1][0].get_facecolor(), viz.MODEL_COLORS["CNN"])
