@@ -16,7 +16,7 @@ from pathlib import Path
 
 from mnistlib.classroom.strokes import PAD_SIZE
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
-from tools.drawn_digits import DIGITS, Point, dense
+from tools.drawn_digits import Point, dense
 from tools.local_servers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -29,7 +29,6 @@ from tools.local_servers import (
 
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 NOTEBOOK = "04_draw_and_predict.ipynb"
-DIGIT_STROKES = DIGITS  # the name tests/test_strokes.py imports
 STEP = 6.0  # px between two mouse moves along a stroke
 
 # Run every cell of the notebook open in JupyterLab, and list the cells that raised.
@@ -315,3 +314,10 @@ def canvas_ink(page) -> dict[str, int]:
                                                            if (d[i] > 128 && d[i+3] > 200) ink++; }
                   return {opaque, ink, total: c.width * c.height}; }"""
     )
+
+
+def assert_no_code(page, *snippets: str) -> None:
+    """Fail if the page shows any of ``snippets``: an app page shows a pad, not its notebook's code."""
+    text = page.locator("body").inner_text()
+    shown = [snippet for snippet in snippets if snippet in text]
+    assert not shown, f"the page shows {shown}"

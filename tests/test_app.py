@@ -24,6 +24,7 @@ import nbformat
 import pytest
 from browser_support import (
     app_in_chromium,
+    assert_no_code,
     canvas_ink,
     chromium_page,
     mouse_draw,
@@ -97,9 +98,7 @@ def app_page(playwright, tmp_path_factory):
 def test_the_app_page_is_the_pad_alone_and_reads_a_drawing(app_page):
     page = app_page
     with screenshot_on_failure(page, "app-draw"):
-        text = page.locator("body").inner_text()
-        assert "DrawingPad" not in text and "import" not in text, "the app shows code"
-        assert "Exercises" not in text and "For teachers" not in text, "the app shows the lesson"
+        assert_no_code(page, "DrawingPad", "import", "Exercises", "For teachers")
         for name in ("Clear", "Undo", "Upload"):
             assert page.locator(".mnist-pad button", has_text=name).count() == 1, f"no {name} button"
         mouse_draw(page, DIGITS[7])

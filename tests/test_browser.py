@@ -11,6 +11,7 @@ import pytest
 from browser_support import (
     NOTEBOOK,
     app_in_chromium,
+    assert_no_code,
     canvas_ink,
     clear,
     copy_notebooks,
@@ -113,13 +114,11 @@ def app_page(served, playwright, tmp_path_factory):
 
 
 def test_the_app_shows_the_pad_without_code_and_reads_a_drawing(app_page):
-    page = app_page
-    with screenshot_on_failure(page, "voila-draw"):
-        text = page.locator("body").inner_text()
-        assert "DrawingPad()" not in text and "import mnistlib" not in text, "the app shows code"
-        mouse_draw(page, DIGITS[7])
-        wait_for_read_digit(page, 7)
-        screenshot(page, "voila-reads-7")
+    with screenshot_on_failure(app_page, "voila-draw"):
+        assert_no_code(app_page, "DrawingPad()", "import mnistlib")
+        mouse_draw(app_page, DIGITS[7])
+        wait_for_read_digit(app_page, 7)
+        screenshot(app_page, "voila-reads-7")
 
 
 def test_the_app_still_works_after_a_reload(app_page):

@@ -22,7 +22,9 @@ def test_the_lessons_models_keep_their_sizes():
     assert sizes(models.MLP()) == [(784, 128), (128, 10)]
     assert models.count_parameters(models.MLP()) == 784 * 128 + 128 + 128 * 10 + 10
     # The plain CNN: two 3x3 convolutions (16 and 32 filters), then one linear layer on 32 x 7 x 7.
-    assert models.count_parameters(models.PlainCNN()) == (9 * 16 + 16) + (9 * 16 * 32 + 32) + (32 * 49 * 10 + 10)
+    assert models.count_parameters(models.PlainCNN()) == (9 * 16 + 16) + (9 * 16 * 32 + 32) + (
+        32 * 49 * 10 + 10
+    )
     assert models.count_parameters(models.PlainCNN()) < models.count_parameters(models.MLP()) / 4
 
 

@@ -7,13 +7,13 @@ import math
 
 import numpy as np
 import pytest
-from browser_support import DIGIT_STROKES
 from pad_support import FakeClock, dense
 from PIL import Image
 
 import mnistlib
 from mnistlib.checkpoints import load_shipped
 from mnistlib.classroom.strokes import PAD_SIZE, Strokes, Throttle, preprocessing_steps, upload_preview
+from tools.drawn_digits import DIGITS
 
 # ---- Strokes ---------------------------------------------------------------------------------------
 
@@ -88,7 +88,7 @@ def test_a_line_has_the_brush_width_and_round_caps():
 def test_rasterisation_is_a_pure_function_of_the_strokes():
     a, b = Strokes(), Strokes()
     for s in (a, b):
-        for stroke in DIGIT_STROKES[7]:
+        for stroke in DIGITS[7]:
             s.add_stroke(stroke)
     assert np.array_equal(a.rasterize(), b.rasterize())
 
@@ -130,10 +130,10 @@ def test_a_raster_already_returned_does_not_change_and_edited_points_are_drawn_a
 
 
 @pytest.mark.parametrize("name", ["cnn", "mlp"])
-@pytest.mark.parametrize("digit", sorted(DIGIT_STROKES))
+@pytest.mark.parametrize("digit", sorted(DIGITS))
 def test_the_designed_browser_strokes_are_read_as_their_digit(digit, name):
     s = Strokes()
-    for stroke in DIGIT_STROKES[digit]:
+    for stroke in DIGITS[digit]:
         s.add_stroke(dense(stroke))
     pred = mnistlib.predict(load_shipped(name), s.rasterize())
     assert pred.digit == digit, (
@@ -208,7 +208,7 @@ def test_an_upload_preview_fits_the_picture_into_the_pad_square():
 
 def test_preprocessing_steps_end_with_the_28x28_model_input():
     s = Strokes()
-    for stroke in DIGIT_STROKES[7]:
+    for stroke in DIGITS[7]:
         s.add_stroke(stroke)
     steps = preprocessing_steps(s.rasterize())
     assert [name for name, _ in steps][-1] == "centered" and steps[-1][1].shape == (28, 28)

@@ -47,7 +47,7 @@ from tools.timing import time_calls
 def main(repeats: int = 5) -> None:
     """Print the median time of each computation + plot + render for one test digit."""
 
-    cnn, mlp = load_shipped("cnn"), load_shipped("mlp_improved")
+    cnn, mlp = load_shipped("cnn"), load_shipped("mlp")
     X_test, y_test = load_mnist("test")
     X_train, y_train = load_mnist("train")
     image = to_float(X_test[0])

@@ -275,7 +275,7 @@ def main() -> None:
     cs = ClassStore(out, read_only=True)
     print(f"{out}: {len(cs)} drawings, {out.stat().st_size / 1024:.0f} KB")
     print("model          all    " + "  ".join(f"{d:>4}" for d in range(10)))
-    for name in ("cnn", "mlp_improved"):
+    for name in ("cnn", "mlp"):
         overall, digits = per_digit_accuracy(cs, checkpoints.load_shipped(name))
         print(f"{name:<12} {overall:6.1%}  " + "  ".join(f"{a:4.0%}" for a in digits))
 
