@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ import torch
 from torch import nn
 
 from mnistlib.models import MODELS, REGISTRY, build_model, model_name
+from mnistlib.paths import write_atomically
 
 FORMAT = "mnistlib-checkpoint-v1"
 # name -> file of the models the project ships trained, in MODELS order; the first is the default.
@@ -48,7 +48,6 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path
     (numbers, strings, lists, dicts): they are loaded back with ``weights_only=True``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     name = model_name(model)
     args = _plain(model.model_args)  # recorded by mnistlib.models.ModelBase when the model was built
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -60,18 +59,9 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path
         "state_dict": state,
         "metadata": _plain(metadata),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; saved files should be readable like any other
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    return write_atomically(path, buffer.getvalue())
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -24,7 +23,7 @@ import torch
 from torchvision.datasets import MNIST
 from torchvision.datasets.mnist import read_image_file, read_label_file
 
-from mnistlib.paths import DATA_DIR
+from mnistlib.paths import DATA_DIR, write_atomically
 
 SOURCE_ENV = "MNIST_SOURCE"
 
@@ -105,19 +104,6 @@ def _decompress(blob: bytes, where: str) -> bytes:
         ) from exc
 
 
-def _write_atomically(path: Path, blob: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; saved files should be readable like any other
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _download_with_torchvision(root: Path) -> None:
     """Let torchvision download and extract the four archives into root/MNIST/raw."""
     try:
@@ -162,12 +148,10 @@ def ensure_mnist(root: str | Path | None = None, source: str | Path | None = Non
                     f"{where} is corrupt or truncated: its content does not match the published "
                     f"SHA-256 of {name}. Replace it with a fresh copy and run again."
                 )
-            _write_atomically(folder / name, blob)
-    for name in SHA256:
-        if not _is_verified(folder / name):
-            bad = folder / name
-            bad.unlink(missing_ok=True)
-            raise CorruptFileError(f"{bad} failed its SHA-256 check after download; run again.")
+            write_atomically(folder / name, blob)
+    for bad in (folder / name for name in SHA256 if not _is_verified(folder / name)):
+        bad.unlink(missing_ok=True)
+        raise CorruptFileError(f"{bad} failed its SHA-256 check after download; run again.")
     return folder
 
 
@@ -194,16 +178,11 @@ def batches(
     shuffle: bool = False,
     generator: torch.Generator | None = None,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield (X, y) mini-batches sliced from tensors in memory, optionally in a shuffled order."""
-    n = len(X)
-    if shuffle:
-        order = torch.randperm(n, generator=generator)
-        for start in range(0, n, batch_size):
-            idx = order[start : start + batch_size]
-            yield X[idx], y[idx]
-    else:
-        for start in range(0, n, batch_size):
-            yield X[start : start + batch_size], y[start : start + batch_size]
+    """Yield (X, y) mini-batches of tensors in memory, in order or (``shuffle``) in a random order."""
+    order = torch.randperm(len(X), generator=generator) if shuffle else torch.arange(len(X))
+    for start in range(0, len(X), batch_size):
+        idx = order[start : start + batch_size]
+        yield X[idx], y[idx]
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 
 import torch
 import torch.nn.functional as F
@@ -105,12 +105,6 @@ def fold_temperature(model: nn.Module, temperature: float) -> None:
             linears[-1].bias.div_(temperature)
 
 
-def _autocast(device: torch.device, use_bf16: bool) -> contextlib.AbstractContextManager:
-    if use_bf16:
-        return torch.autocast(device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
-
-
 def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """Return the recipe's optimizer, with no weight decay on biases and BatchNorm scales."""
     decay, no_decay = [], []
@@ -137,75 +131,30 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
     return steps
 
 
-@dataclass
-class _Training:
-    """What every training step of one ``fit`` uses."""
-
-    model: nn.Module
-    recipe: Recipe
-    optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LRScheduler | None
-    generator: torch.Generator  # one for shuffling and augmentation, drawn from in a fixed order
-    device: torch.device
-    memory_format: torch.memory_format
-    use_bf16: bool
-
-    def step(self, xb: torch.Tensor, yb: torch.Tensor) -> tuple[float, int]:
-        """Augment one batch, take one optimizer step; return the batch's summed loss and correct count."""
-        r = self.recipe
-        if r.stroke > 0:  # on MNIST's own pixel grid, before any resampling blurs the strokes
-            xb = vary_stroke(xb, r.stroke, self.generator, r.thin, r.stroke_share)
-        if r.augment > 0 or r.shear > 0:
-            xb = augment_batch(xb, r.augment, self.generator, r.shear)
-        xb = xb.contiguous(memory_format=self.memory_format)
-        with _autocast(self.device, self.use_bf16):
-            logits = self.model(xb)
-            loss = F.cross_entropy(logits.float(), yb, label_smoothing=r.label_smoothing)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
-        return loss.item() * len(yb), (logits.argmax(1) == yb).sum().item()
-
-    def epoch(
-        self, X: torch.Tensor, y: torch.Tensor, steps: int, bar_title: str, progress: bool
-    ) -> tuple[float, float]:
-        """Train one epoch over a fresh shuffle of (X, y); return its mean loss and accuracy."""
-        self.model.train()
-        total_loss = total_correct = seen = 0
-        order = torch.randperm(len(X), generator=self.generator).to(self.device)
-        bar = tqdm(range(steps), desc=bar_title, disable=not progress, leave=False)
-        size = self.recipe.batch_size
-        for step in bar:
-            idx = order[step * size : (step + 1) * size]
-            loss, correct = self.step(X[idx], y[idx])
-            total_loss, total_correct, seen = total_loss + loss, total_correct + correct, seen + len(idx)
-            if step % 20 == 0:
-                bar.set_postfix(loss=f"{total_loss / seen:.3f}", acc=f"{total_correct / seen:.3f}")
-        return total_loss / seen, total_correct / seen
-
-
-def _start(
-    model: nn.Module, X: torch.Tensor, recipe: Recipe, seed: int, device: torch.device
-) -> tuple[_Training, int]:
-    """Move ``model`` to ``device`` and set up its optimizer and schedule; return them and the steps per epoch."""
-    is_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    memory_format = torch.channels_last if is_conv else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format)
-    optimizer = _optimizer(model, recipe)
-    steps = _steps_per_epoch(len(X), recipe.batch_size)
-    scheduler = (
-        torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=recipe.lr, total_steps=recipe.num_epochs * steps, pct_start=0.25
-        )
-        if recipe.onecycle
-        else None
-    )
-    use_bf16 = recipe.bf16 == "on" or (recipe.bf16 == "auto" and bf16_supported(device))
-    # The generator is seeded here: the batch order does not depend on what ran before.
-    generator = torch.Generator().manual_seed(seed)
-    return _Training(model, recipe, optimizer, scheduler, generator, device, memory_format, use_bf16), steps
+def train_step(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    recipe: Recipe,
+    generator: torch.Generator,
+    use_bf16: bool,
+) -> tuple[float, int]:
+    """Augment one batch and take one optimizer step; return the batch's summed loss and correct count."""
+    if recipe.stroke > 0:  # on MNIST's own pixel grid, before any resampling blurs the strokes
+        xb = vary_stroke(xb, recipe.stroke, generator, recipe.thin, recipe.stroke_share)
+    if recipe.augment > 0 or recipe.shear > 0:
+        xb = augment_batch(xb, recipe.augment, generator, recipe.shear)
+    if any(isinstance(m, nn.Conv2d) for m in model.modules()):
+        xb = xb.contiguous(memory_format=torch.channels_last)  # the CPU's fast convolutions
+    autocast = torch.autocast(xb.device.type, dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+    with autocast:
+        logits = model(xb)  # forward
+        loss = F.cross_entropy(logits.float(), yb, label_smoothing=recipe.label_smoothing)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()  # the gradient of the loss with respect to every weight
+    optimizer.step()  # every weight takes a small step downhill
+    return loss.item() * len(yb), (logits.argmax(1) == yb).sum().item()
 
 
 def fit(
@@ -227,24 +176,46 @@ def fit(
     measurement.
     """
     device = torch.device(device) if device is not None else pick_device()
-    X, y = train_data
-    X, y = to_batch(X).to(device), y.to(device)
-    training, steps = _start(model, X, recipe, seed, device)
+    X, y = to_batch(train_data[0]).to(device), train_data[1].to(device)
+    is_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    model.to(device=device, memory_format=torch.channels_last if is_conv else torch.contiguous_format)
+    optimizer = _optimizer(model, recipe)
+    steps, size = _steps_per_epoch(len(X), recipe.batch_size), recipe.batch_size
+    total = recipe.num_epochs * steps
+    one_cycle = (
+        torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.lr, total_steps=total, pct_start=0.25)
+        if recipe.onecycle
+        else None  # made only when used: making one sets the learning rate
+    )
+    use_bf16 = recipe.bf16 == "on" or (recipe.bf16 == "auto" and bf16_supported(device))
+    generator = torch.Generator().manual_seed(seed)  # shuffling and augmentation, whatever ran before
     keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "time")
     history: dict[str, list[float]] = {k: [] for k in keys}
     train_seconds = 0.0  # training time only: measuring is kept off the clock
     with reusing_freed_memory():
         for epoch in range(1, recipe.num_epochs + 1):
-            epoch_start = time.perf_counter()
-            loss, acc = training.epoch(X, y, steps, f"epoch {epoch}/{recipe.num_epochs}", progress)
-            train_seconds += time.perf_counter() - epoch_start
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(X), generator=generator).to(device)
+            loss_sum, correct, seen = 0.0, 0, 0
+            for step in tqdm(
+                range(steps), desc=f"epoch {epoch}/{recipe.num_epochs}", disable=not progress, leave=False
+            ):
+                idx = order[step * size : (step + 1) * size]
+                batch_loss, batch_correct = train_step(
+                    model, optimizer, X[idx], y[idx], recipe, generator, use_bf16
+                )
+                loss_sum, correct, seen = loss_sum + batch_loss, correct + batch_correct, seen + len(idx)
+                if one_cycle is not None:
+                    one_cycle.step()
+            train_seconds += time.perf_counter() - start
             val_loss, val_acc = measure(model, *val_data, device=device) if val_data else (math.nan,) * 2
-            for key, value in zip(keys, (epoch, loss, acc, val_loss, val_acc, train_seconds), strict=True):
+            row = (epoch, loss_sum / seen, correct / seen, val_loss, val_acc, train_seconds)
+            for key, value in zip(keys, row, strict=True):
                 history[key].append(value)
             if progress:
                 tqdm.write(
-                    f"epoch {epoch}: loss {loss:.4f}, train acc {acc:.4f}, val acc {val_acc:.4f}, "
-                    f"{train_seconds:.1f} s"
+                    f"epoch {epoch}: loss {row[1]:.4f}, train acc {row[2]:.4f}, val acc {val_acc:.4f}, {train_seconds:.1f} s"
                 )
             if on_epoch_end is not None:
                 on_epoch_end(history)
