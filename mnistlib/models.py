@@ -223,7 +223,13 @@ MODELS: dict[str, ModelSpec] = {
     for spec in [
         ModelSpec("cnn", SmallCNN, _CNN_RECIPE, shipped_file="mnist_cnn.pt", menu_label="CNN (shipped)"),
         ModelSpec("mlp", MLP, LESSON_RECIPE, shipped_file="mnist_mlp.pt", menu_label="MLP (shipped)"),
-        ModelSpec("plain_cnn", PlainCNN, LESSON_RECIPE),
+        ModelSpec(
+            "plain_cnn",
+            PlainCNN,
+            LESSON_RECIPE,
+            shipped_file="mnist_plain_cnn.pt",
+            menu_label="Plain CNN (shipped)",
+        ),
     ]
 }
 
