@@ -344,8 +344,9 @@ def test_the_model_menu_offers_shipped_and_student_models(tmp_path):
     choices = model_choices(tmp_path)
     assert choices["CNN (shipped)"] == SHIPPED_MODELS["cnn"]
     assert choices["MLP (shipped)"] == SHIPPED_MODELS["mlp"]
+    assert choices["Plain CNN (shipped)"] == SHIPPED_MODELS["plain_cnn"]
     assert choices["Yours: lenet"] == tmp_path / "student_lenet.pt"
-    assert len(choices) == 3
+    assert len(choices) == len(SHIPPED_MODELS) + 1 == 4  # other.pt is not a student's model
 
 
 def test_the_steps_panel_shows_the_preprocessing_of_the_drawing(pad):
