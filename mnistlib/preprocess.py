@@ -15,9 +15,8 @@ that its centre of mass landed on pixel (14, 14), counting pixel ``i`` as centre
               hairlines thickened to MNIST's pen width
     centered  place in 28x28 with the centre of mass at (14, 14)    (28, 28) float32 in [0, 1]
 
-The steps come in that order below; reading and checking what a user hands over (a file, bytes,
-a PIL image, an array) is the last section. Training data, the notebooks and the drawing pad all
-use these conventions, and the normalisation constants live here only.
+The steps follow in that order; reading and checking what a user hands over (a file, bytes, a PIL
+image, an array) comes last. The normalisation constants live here only.
 """
 
 from __future__ import annotations
@@ -78,9 +77,8 @@ def to_mnist(
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Turn any picture of one digit into a (28, 28) float32 MNIST digit in [0, 1], ink bright.
 
-    With ``return_steps=True`` also return the intermediate images, in order, as a dict
-    (grey, ink, cleaned, cropped, fitted, centered). Raises InvalidImageError for input that is
-    not a usable image and BlankImageError when it holds no ink; both are ValueErrors.
+    ``return_steps=True`` also returns the intermediate images by name, in order. Raises
+    InvalidImageError for an unusable input and BlankImageError when there is no ink (both ValueErrors).
     """
     steps: dict[str, np.ndarray] = {}
     steps["grey"] = to_grey(image)
@@ -100,11 +98,7 @@ def border(image: np.ndarray) -> np.ndarray:
 
 
 def ink_bright(grey: np.ndarray) -> np.ndarray:
-    """Return the image with bright ink: invert it if the ink is darker than the paper.
-
-    The paper's shade is the median of the border. Ink pulls the picture's mean towards its own
-    side of that: a mean below it means dark ink.
-    """
+    """Return the image with bright ink: inverted if dark ink pulls its mean below the border's median."""
     return 1 - grey if grey.mean() < np.median(border(grey)) else grey
 
 
@@ -121,9 +115,8 @@ def min3x3(grid: np.ndarray) -> np.ndarray:
 def background_map(ink: np.ndarray) -> np.ndarray | float:
     """Return the background's shade at every pixel (uneven light makes it vary slowly), or 0.0 if black.
 
-    The picture is cut into about GRID x GRID blocks. A block's background is its median (ink
-    covers less than half of most blocks), or a neighbour's if lower (the block may lie inside a
-    thick stroke); bilinear interpolation smooths between blocks.
+    Each of about GRID x GRID blocks takes the lowest median of itself and its neighbours (ink covers
+    under half of most blocks, but one may lie inside a thick stroke), smoothed bilinearly.
     """
     h, w = ink.shape
     b = math.ceil(max(h, w) / GRID)  # block side
@@ -139,10 +132,7 @@ def background_map(ink: np.ndarray) -> np.ndarray | float:
 
 
 def remove_background(ink: np.ndarray) -> np.ndarray:
-    """Subtract background, light gradients and noise; rescale so the ink level is 1; values in [0, 1].
-
-    Raises BlankImageError when nothing stands out from the background by MIN_CONTRAST.
-    """
+    """Subtract background, uneven light and noise, and scale so the ink level is 1: values in [0, 1]."""
     light = background_map(ink)
     if isinstance(light, np.ndarray):
         ink = ink - light  # the background is now about 0, its noise either side
@@ -180,9 +170,8 @@ def ink_level(floor: float, above: np.ndarray) -> float:
 def ink_span(counts: np.ndarray) -> tuple[int, int]:
     """Return the first and last index of the runs of nonzero ``counts`` that are not specks.
 
-    A run is a stretch of rows (or columns) holding ink, between empty ones. Runs with less than
-    SPECK of all the ink are dropped: a stray noise pixel must not widen the crop, while a digit's
-    detached parts (the bar of a 5) are far bigger than that.
+    A run (rows or columns with ink, between empty ones) under SPECK of all the ink is stray noise
+    that must not widen the crop; a digit's detached parts (the bar of a 5) are far bigger.
     """
     inked = np.concatenate([[False], counts > 0, [False]])
     edges = np.flatnonzero(np.diff(inked.astype(np.int8)))  # alternating run starts and ends
@@ -222,10 +211,9 @@ def stroke_width(image: np.ndarray) -> float:
 
 
 def fit_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
-    """Scale the ink so its long side is ``box`` pixels, keeping the aspect ratio (a "1" stays thin).
+    """Scale the ink's long side to ``box`` pixels, aspect ratio kept (a "1" stays thin), brightest ink 1.
 
-    Hairlines (strokes thinner than MIN_STROKE once fitted) are thickened to about TARGET_STROKE.
-    The brightest ink is 1, as in MNIST, however much shrinking has dimmed thin strokes.
+    Hairlines (thinner than MIN_STROKE once fitted) are thickened to about TARGET_STROKE.
     """
     fitted = resize(cropped, box)
     if stroke_width(fitted) < MIN_STROKE:
@@ -266,11 +254,10 @@ def place(fitted: np.ndarray, center: tuple[float, float]) -> np.ndarray | None:
 
 
 def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Fit the cropped ink into 20x20 and centre it in 28x28; return (fitted, centered).
+    """Fit the cropped ink into 20x20 and centre it in 28x28 by whole pixels, as MNIST did.
 
-    Whole-pixel shifts, as MNIST used, keep the anti-aliased ink inside its box and put the centre
-    of mass within half a pixel of (14, 14). Ink so lopsided that centring it would push it off
-    the field (never the case in MNIST) is fitted a little smaller instead: at 14 px every shape fits.
+    Returns (fitted, centered). Ink so lopsided that centring would push it off the field is fitted a
+    little smaller instead: at 14 px every shape fits.
     """
     for box in range(BOX, 13, -1):
         fitted = fit_box(cropped, box)
@@ -290,10 +277,7 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def to_float(images: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
-    """Return uint8 pixels (0-255) as float32 in [0, 1], same shape: a tensor as a tensor, an array as an array.
-
-    Float input is taken to be in [0, 1] already and only made float32.
-    """
+    """Return uint8 pixels (0-255) as float32 in [0, 1], other input as float32; a tensor stays a tensor."""
     if isinstance(images, torch.Tensor):
         return images.float().div_(255.0) if images.dtype == torch.uint8 else images.float()
     images = np.asarray(images)
@@ -321,9 +305,8 @@ def to_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
 def to_grey(image: ImageInput) -> np.ndarray:
     """Decode and check any accepted input; return (H, W) float32 grey in [0, 1], transparency composited.
 
-    Accepted: a PIL image; a numpy array or torch tensor shaped (H, W), (H, W, 3) or (H, W, 4)
-    (bool, 8- or 16-bit integers, or floats in [0, 1]); a file path; or the bytes of a PNG,
-    JPEG, GIF, BMP or WebP file. Anything else raises InvalidImageError.
+    Accepted: a PIL image, an array or tensor (H, W), (H, W, 3) or (H, W, 4) of bools, 8- or 16-bit
+    integers or floats in [0, 1], a file path, or the bytes of a PNG, JPEG, GIF, BMP or WebP file.
     """
     array = checked_array(image)
     scale = unit_scale(array)
@@ -371,9 +354,8 @@ def check_size(width: int, height: int, what: str) -> None:
         raise InvalidImageError(f"{what} is empty ({width}x{height} pixels). Pass a picture of a digit.")
     if width * height > MAX_PIXELS:
         raise InvalidImageError(
-            f"{what} is {width}x{height} pixels, more than the {MAX_PIXELS:,} mnistlib decodes "
-            "(a guard against decompression bombs). Scale the picture down first, e.g. with "
-            "PIL.Image.thumbnail((1024, 1024))."
+            f"{what} is {width}x{height} pixels, more than the {MAX_PIXELS:,} mnistlib decodes (a guard "
+            "against decompression bombs). Scale it down first, e.g. with PIL.Image.thumbnail((1024, 1024))."
         )
     if width < MIN_SIDE or height < MIN_SIDE:
         raise InvalidImageError(
@@ -464,9 +446,7 @@ def unit_scale(arr: np.ndarray) -> np.float32:
         return np.float32(1)
     if arr.dtype.kind == "f":
         if not np.isfinite(arr).all():
-            raise InvalidImageError(
-                "The image array contains NaN or infinite values. Replace them (np.nan_to_num) first."
-            )
+            raise InvalidImageError("The image holds NaN or infinite values: replace them (np.nan_to_num).")
         lo, hi = float(arr.min()), float(arr.max())
         if lo < 0 or hi > 255:
             raise InvalidImageError(
@@ -480,8 +460,7 @@ def unit_scale(arr: np.ndarray) -> np.float32:
     scale = 1 if hi <= 1 else 65535 if arr.dtype == np.uint16 or hi > 255 else 255  # a 0/1 mask, 16 or 8 bit
     if hi > scale:
         raise InvalidImageError(
-            f"The image array has values up to {hi}; integer pixels must be 8-bit (0-255) "
-            "or 16-bit (0-65535)."
+            f"The pixel values go up to {hi}; integers must be 8-bit (0-255) or 16-bit (0-65535)."
         )
     return np.float32(1 / scale)
 
@@ -503,13 +482,9 @@ def composite(lum: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         raise BlankImageError("The image is fully transparent: nothing is drawn on it. Draw a digit first.")
     painted = subsample(lum)[subsample(alpha) >= min(0.5, float(alpha.max()))]
     lo, hi = percentiles(painted, 1, 99) if painted.size else (0.0, 0.0)
-    if hi - lo > 0.25:
-        # The painted part has a background of its own (a photo of paper with transparent
-        # corners): transparent pixels take that paper's shade.
+    if hi - lo > 0.25:  # the painted part has a paper of its own (a photo with transparent corners)
         fill = float(np.median(painted))
-    else:
-        # Strokes alone on transparency, like a canvas snapshot: put them on a background they
-        # stand out against (dark strokes on white, light ones on black).
+    else:  # strokes alone on transparency (a canvas snapshot): dark ones go on white, light ones on black
         stroke = float((alpha * lum).sum() / alpha.sum())
         fill = 1.0 if stroke < 0.5 else 0.0
     lum -= fill  # alpha * lum + (1 - alpha) * fill, in place
