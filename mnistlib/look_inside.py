@@ -1,9 +1,7 @@
 """Look inside a trained network (notebook 05): feature maps, filters, saliency, embeddings, variations.
 
-The computations only; their plots are in ``mnistlib.viz``. Every function that takes
-one ``image`` expects what the model saw: a (28, 28) float array in [0, 1], ink bright on black,
-such as ``mnistlib.predict(model, drawing).model_input``. ``python -m tools.bench_look_inside``
-times each computation with its plot.
+The computations only; the plots are in ``mnistlib.viz``. One ``image`` means what the model saw:
+(28, 28) floats in [0, 1], ink bright, such as ``mnistlib.predict(model, drawing).model_input``.
 """
 
 from __future__ import annotations
@@ -23,13 +21,10 @@ from mnistlib.runtime import device_of, eval_mode
 
 def one_digit(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Return one (28, 28) digit in [0, 1] as a float32 batch (1, 1, 28, 28), or say what to pass instead."""
-    x = to_batch(
-        np.array(image) if isinstance(image, np.ndarray) else image
-    )  # a copy: model_input is read-only
+    # np.array copies: torch would warn about sharing model_input, which is read-only
+    x = to_batch(np.array(image) if isinstance(image, np.ndarray) else image)
     if len(x) != 1:
-        raise ValueError(
-            f"Expected one 28x28 digit, got {len(x)}: pass pred.model_input from mnistlib.predict."
-        )
+        raise ValueError(f"Expected one 28x28 digit, got {len(x)}: pass pred.model_input (mnistlib.predict).")
     return x
 
 
@@ -41,12 +36,7 @@ _NO_CONV = "{} has no convolutional layers; use a CNN such as load_shipped('cnn'
 
 
 def conv_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """Return (conv name, module to watch) for each Conv2d: the first activation after it, else the conv.
-
-    The activation (after BatchNorm and ReLU, and after the pooling where a block pools first, as
-    SmallCNN's do) is what the layer passes on to the next one, so that is the feature map worth
-    looking at.
-    """
+    """Return (conv name, module) per Conv2d: the activation after it (what it passes on), else the conv."""
     chosen: list[tuple[str, nn.Module]] = []
     pending: tuple[str, nn.Module] | None = None
     for name, module in model.named_modules():
@@ -105,7 +95,7 @@ def mlp_first_layer(model: nn.Module) -> torch.Tensor:
     if not linears or linears[0].in_features != 784:
         raise ValueError(
             f"{type(model).__name__} does not start with a Linear layer reading 784 pixels; "
-            "use an MLP such as load_shipped('mlp_improved')."
+            "use an MLP such as load_shipped('mlp')."
         )
     return linears[0].weight.detach().float().cpu().reshape(-1, 28, 28)
 
@@ -121,18 +111,11 @@ def _linear_layers(model: nn.Module) -> list[nn.Linear]:
 def mlp_top_units(
     model: nn.Module, image: np.ndarray | torch.Tensor, k: int = 16
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Return the indices and activations (after ReLU) of the ``k`` first-layer units the image excites most.
-
-    For an MLP such as ``load_shipped("mlp_improved")``; both are tensors of shape (k,).
-    """
-    first = _linear_layers(model)[0]
+    """Return the (k,) indices and ReLU activations of the first-layer units the image excites most."""
     seen: list[torch.Tensor] = []
-    handle = first.register_forward_hook(lambda module, args, output: seen.append(output[0].detach().cpu()))
-    try:
-        with eval_mode(model):
-            model(one_digit(image).to(device_of(model)))
-    finally:
-        handle.remove()
+    hook = _linear_layers(model)[0].register_forward_hook(lambda module, args, out: seen.append(out[0].cpu()))
+    with hook, eval_mode(model):  # the hook is removed on leaving, even when the model raises
+        model(one_digit(image).to(device_of(model)))
     activation = torch.relu(seen[0])
     top = activation.topk(min(k, activation.numel()))
     return top.indices, top.values
@@ -172,10 +155,8 @@ def occlusion_saliency(
 ) -> np.ndarray:
     """Return (28, 28): how much the target's score drops when a patch around each pixel is erased.
 
-    Each patch x patch square (moved ``stride`` pixels at a time) is set to ``baseline`` (0 = blank
-    paper); a pixel's value is the mean drop over the patches that cover it. ``score`` is "logit"
-    (the same score gradient x input explains; it still moves when the model is 99.99% sure) or
-    "probability". All patches go through the model in one batch.
+    Squares of ``patch`` pixels, ``stride`` apart, are set to ``baseline`` (0 = blank paper); a pixel gets
+    the mean drop of the squares over it. The "logit" score still moves when the model is 99.99 % sure.
     """
     if not 1 <= patch <= 28 or stride < 1:
         raise ValueError(f"Need 1 <= patch <= 28 and stride >= 1, got patch={patch}, stride={stride}.")
@@ -213,27 +194,17 @@ def _check_target(target: int) -> int:
 
 @torch.no_grad()
 def embed(model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 1000) -> torch.Tensor:
-    """Return the penultimate-layer features (N, D) of images (N, 28, 28): what the last Linear layer reads.
-
-    ``images`` may be uint8 (0-255, like ``load_mnist``) or float in [0, 1].
-    """
-    X = images if isinstance(images, torch.Tensor) else torch.from_numpy(np.array(images))
-    if X.shape[-2:] != (28, 28):
-        raise ValueError(f"Expected images shaped (N, 28, 28), got {tuple(X.shape)}.")
-    X = to_batch(X)
+    """Return the features (N, D) the last Linear layer reads, of images (N, 28, 28) uint8 or in [0, 1]."""
+    X = to_batch(np.array(images) if isinstance(images, np.ndarray) else images)
     last = _linear_layers(model)[-1]
     out: list[torch.Tensor] = []
 
     def keep(module: nn.Module, args: tuple) -> None:
         out.append(args[0].flatten(1).float().cpu())  # the input of the last layer, batch by batch
 
-    handle = last.register_forward_pre_hook(keep)
-    try:
-        with eval_mode(model):
-            for start in range(0, len(X), batch_size):
-                model(X[start : start + batch_size].to(device_of(model)))
-    finally:
-        handle.remove()
+    with last.register_forward_pre_hook(keep), eval_mode(model):
+        for start in range(0, len(X), batch_size):
+            model(X[start : start + batch_size].to(device_of(model)))
     return torch.cat(out) if out else torch.empty(0, last.in_features)
 
 
