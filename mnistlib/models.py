@@ -1,14 +1,9 @@
 """The networks, how each is trained (``Recipe``), and ``MODELS``: one entry per model.
 
-Adding a model is one class and one ``ModelSpec`` entry in ``MODELS`` (its name, its training
-recipe, and the file and menu label if the project ships it trained); the recipes in
-``mnistlib.train``, the shipped files in ``mnistlib.checkpoints``, the pad's menu, ``tools/ship.py``
-and ``tools/bench.py`` all read this table. Every model records its own constructor arguments
-(``ModelBase``), so a checkpoint can always rebuild it.
-
-Every model takes images as float in [0, 1], shape (N, 1, 28, 28) or (N, 28, 28), ink bright on
-black, and normalises them itself with the constants from ``mnistlib.preprocess``: training, the
-notebooks and the drawing pad cannot disagree about normalisation.
+A new model is one class and one ``ModelSpec`` in ``MODELS``: the recipes, the shipped files, the pad's
+menu, ``tools/ship.py`` and ``tools/bench.py`` all read that table. Every model records its arguments
+(``ModelBase``), so a checkpoint can rebuild it, and takes floats in [0, 1], (N, 1, 28, 28) or (N, 28, 28),
+ink bright, which it normalises itself: training, lessons and pad cannot disagree about normalisation.
 """
 
 from __future__ import annotations
@@ -35,12 +30,11 @@ class Recipe:
     batch_size: int = 128
     lr: float = 3e-3  # peak learning rate of the OneCycle schedule
     weight_decay: float = 5e-4
-    optimizer: str = "adamw"  # "adam" (the original MLP recipe) or "adamw"
+    optimizer: str = "adamw"  # or "adam", as in the lessons
     onecycle: bool = True
     label_smoothing: float = 0.0
-    # The trained model's scores are divided by this for good (folded into its last layer): label
-    # smoothing makes a model under-confident, and a temperature below 1, fitted on training digits
-    # held out from training (python -m tools.recipe_trial), makes its confidence honest again.
+    # Scores are divided by this for good (folded into the last layer): below 1, fitted on held-out
+    # training digits (python -m tools.recipe_trial), it undoes label smoothing's under-confidence.
     temperature: float = 1.0
     augment: float = 0.0  # strength of random shift/rotation/scale; 0 = off, 1 = +-2 px, 10 deg, 10 %
     shear: float = 0.0  # random slant and aspect, as people draw: 0 = off, 1 = slant +-0.3, width +-15 %
@@ -51,11 +45,7 @@ class Recipe:
 
 
 class ModelBase(nn.Module):
-    """A module that records the arguments it was built with as ``model_args`` (defaults filled in).
-
-    Subclasses write an ordinary ``__init__``; the recording wraps it, so no model can forget it and
-    be saved with arguments that cannot rebuild it.
-    """
+    """A module that records the arguments each subclass's ``__init__`` was called with, as ``model_args``."""
 
     model_args: dict[str, Any]
 
@@ -140,10 +130,8 @@ def _conv_block(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
 class SmallCNN(ModelBase):
     """The default model: three conv blocks with BatchNorm and a small hidden layer; trains in seconds on a CPU.
 
-    The widths were chosen by timing training steps on 2 CPU cores (``python -m tools.bench``
-    measures the result): a first block of only 16 channels, because the full-size 28x28 maps are
-    what costs most there, and a hidden layer of 128 before the output, which buys accuracy almost
-    for free.
+    Only 16 channels in the first block, whose full-size 28x28 maps cost most on a CPU; the hidden
+    layer of 128 buys accuracy almost for free (``python -m tools.bench`` times it).
     """
 
     def __init__(
@@ -194,9 +182,8 @@ class ModelSpec:
         return None if self.shipped_file is None else MODELS_DIR / self.shipped_file
 
 
-# Label smoothing aims every clear digit at "91 % sure"; the temperature, fitted on held-out training
-# digits by tools/recipe_trial, sharpens the scores back until the confidence is honest. The pen-width
-# augmentation is for the pad, where people draw with pens thicker than MNIST's. docs/benchmarks.md
+# Label smoothing aims every clear digit at "91 % sure" and the temperature sharpens it back to honest;
+# the pen-width augmentation is for the pad, where pens are thicker than MNIST's. docs/benchmarks.md
 # gives the measurements behind each choice.
 _CNN_RECIPE = Recipe(
     num_epochs=5,
