@@ -11,6 +11,7 @@ from dataclasses import asdict, replace
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.optim.lr_scheduler import OneCycleLR
 from tqdm.auto import tqdm
 
 from mnistlib.evaluate import predict_proba
@@ -34,19 +35,17 @@ def vary_stroke(
     thin: float = 1.0,
     share: float = 1.0,
 ) -> torch.Tensor:
-    """Make the pen of images of a (N, 1, 28, 28) batch randomly thicker or thinner, by up to ``strength`` px.
+    """Make the pen of a (N, 1, 28, 28) batch randomly thicker or thinner, by up to ``strength`` px.
 
-    People draw on a pad with pens much thicker (or thinner) than MNIST's. Grey dilation (a 3x3
-    max-pool with stride 1) adds one pixel around every stroke and erosion (minus the max-pool of
-    minus the image) takes one away; blending the image with either gives every width in between.
-    Each image gets an amount in [-thin, 1] * strength; only a random ``share`` of them is changed.
+    Pad users draw with pens unlike MNIST's. Dilation (a stride-1 3x3 max-pool) adds a pixel around every
+    stroke and erosion (minus that of minus the image) takes one away; blends give every width between.
+    An image's amount is in [-thin, 1] * strength; only a random ``share`` of the images changes.
     """
     n = X.shape[0]
     amount = (torch.rand(n, generator=generator) * (1 + thin) - thin) * strength
     if share < 1:  # the rest keep MNIST's own pen, which the test set is written with
         amount = amount * (torch.rand(n, generator=generator) < share)
-    # Only the images whose pen changes are pooled: with share 0.5 that halves the cost, which is
-    # a tenth of a training step.
+    # Only the images whose pen changes are pooled: fewer images, less time.
     chosen = (amount != 0).nonzero().squeeze(1)
     if len(chosen) == 0:
         return X
@@ -63,8 +62,7 @@ def vary_stroke(
 
 def _dilate(X: torch.Tensor) -> torch.Tensor:
     """Return the 3x3 grey dilation (a stride-1 max-pool) of a (N, 1, H, W) batch."""
-    # Pooled as the N channels of one channels-last image: PyTorch's CPU max-pool is several times
-    # faster that way than on N one-channel images.
+    # As the N channels of one channels-last image: on a CPU, several times faster than N images.
     planes = X.transpose(0, 1).contiguous(memory_format=torch.channels_last)
     return F.max_pool2d(planes, 3, stride=1, padding=1).transpose(0, 1).contiguous()
 
@@ -72,11 +70,7 @@ def _dilate(X: torch.Tensor) -> torch.Tensor:
 def augment_batch(
     X: torch.Tensor, strength: float, generator: torch.Generator | None = None, shear: float = 0.0
 ) -> torch.Tensor:
-    """Apply a different small random shift, rotation and scale (and slant and aspect) to every image of a batch.
-
-    ``X`` is (N, 1, 28, 28); ``shear`` > 0 also slants each digit (x moves with y, up to
-    +-0.3 * shear) and makes it narrower or wider (up to +-15 % * shear), as hands do.
-    """
+    """Shift, turn and scale each digit of a (N, 1, 28, 28) batch at random; ``shear`` varies slant, width."""
     n = X.shape[0]
     rand = lambda: torch.rand(n, generator=generator) * 2 - 1  # uniform in [-1, 1]
     angle = rand() * math.radians(10) * strength
@@ -115,8 +109,7 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
         {"params": no_decay, "weight_decay": 0.0},
     ]
     opt_cls = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}[recipe.optimizer]
-    # Fused: one kernel for all the weights instead of a dozen small ops per tensor; PyTorch has it
-    # for the CPU and CUDA.
+    # fused: one kernel for all the weights instead of a dozen small ops per tensor (CPU and CUDA only)
     fused = all(p.device.type in ("cpu", "cuda") for p in model.parameters())
     return opt_cls(groups, lr=recipe.lr, fused=fused)
 
@@ -169,11 +162,9 @@ def fit(
 ) -> dict[str, list[float]]:
     """Train ``model`` in place and return its history: losses, accuracies and wall time per epoch.
 
-    ``train_data``/``val_data`` are (images, labels) with images (N, 28, 28) uint8 or
-    (N, 1, 28, 28) float in [0, 1]. After each epoch the model is measured on ``val_data``
-    (``val_loss``, ``val_acc``) and ``on_epoch_end(history)`` is called (the notebooks redraw their
-    curves there). A recipe's ``temperature`` is folded into the model at the end, after the last
-    measurement.
+    ``train_data``/``val_data``: (images, labels), images (N, 28, 28) uint8 or (N, 1, 28, 28) in [0, 1].
+    After each epoch the model is measured on ``val_data`` and ``on_epoch_end(history)`` is called (the
+    notebooks redraw their curves there); the recipe's ``temperature`` is folded in after the last one.
     """
     device = torch.device(device) if device is not None else pick_device()
     X, y = to_batch(train_data[0]).to(device), train_data[1].to(device)
@@ -181,12 +172,9 @@ def fit(
     model.to(device=device, memory_format=torch.channels_last if is_conv else torch.contiguous_format)
     optimizer = _optimizer(model, recipe)
     steps, size = _steps_per_epoch(len(X), recipe.batch_size), recipe.batch_size
-    total = recipe.num_epochs * steps
-    one_cycle = (
-        torch.optim.lr_scheduler.OneCycleLR(optimizer, recipe.lr, total_steps=total, pct_start=0.25)
-        if recipe.onecycle
-        else None  # made only when used: making one sets the learning rate
-    )
+    one_cycle = None  # made only when used: making one sets the learning rate
+    if recipe.onecycle:
+        one_cycle = OneCycleLR(optimizer, recipe.lr, total_steps=recipe.num_epochs * steps, pct_start=0.25)
     use_bf16 = recipe.bf16 == "on" or (recipe.bf16 == "auto" and bf16_supported(device))
     generator = torch.Generator().manual_seed(seed)  # shuffling and augmentation, whatever ran before
     keys = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "time")
@@ -202,10 +190,8 @@ def fit(
                 range(steps), desc=f"epoch {epoch}/{recipe.num_epochs}", disable=not progress, leave=False
             ):
                 idx = order[step * size : (step + 1) * size]
-                batch_loss, batch_correct = train_step(
-                    model, optimizer, X[idx], y[idx], recipe, generator, use_bf16
-                )
-                loss_sum, correct, seen = loss_sum + batch_loss, correct + batch_correct, seen + len(idx)
+                loss, hits = train_step(model, optimizer, X[idx], y[idx], recipe, generator, use_bf16)
+                loss_sum, correct, seen = loss_sum + loss, correct + hits, seen + len(idx)
                 if one_cycle is not None:
                     one_cycle.step()
             train_seconds += time.perf_counter() - start
