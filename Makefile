@@ -59,17 +59,22 @@ lab: setup
 # `make app STUDENTS=30` before class warms 33 (APP_POOL=N sets the pool itself). The pool, its
 # refills, culling of idle kernels and the page template live in app/config/voila.py.
 # `make app COLLECT=1` adds collect mode (notebook 06's class handwriting).
+# The app serves this computer only; `make app HOST=0.0.0.0` serves the class's network and then
+# requires a class code: one is made and printed with the students' link and a QR code (`CODE=...`
+# chooses it, `CODE=none` goes without). See app/config/class_code.py and docs/class-server.md.
 # `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once.
 STUDENTS ?= 4
 APP_POOL ?=
 BROWSERS ?= 1
 DELAY_MS ?= 0
 COLLECT ?= 0
+HOST ?=
+CODE ?=
 app classroom: export APP_STUDENTS := $(STUDENTS)
 app classroom: export APP_POOL := $(APP_POOL)
 
 app: setup
-	APP_COLLECT=$(COLLECT) $(VENV)/bin/voila app/app.ipynb --Voila.config_file_paths=app/config
+	APP_COLLECT=$(COLLECT) APP_HOST=$(HOST) APP_CODE=$(CODE) $(VENV)/bin/voila app/app.ipynb --Voila.config_file_paths=app/config
 
 classroom: setup-dev
 	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) --delay-ms $(DELAY_MS)

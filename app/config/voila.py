@@ -14,9 +14,21 @@ Environment variables size it (the Makefile sets them from ``STUDENTS=`` / ``APP
   active for ``APP_REFILL_QUIET`` s (default 5): not while the class draws (app_pool.serial_refill).
 * ``APP_CULL_IDLE``: seconds without any kernel activity after which a kernel is shut down, even
   with its page still open (the page then says "reload the page"). Pooled kernels are never culled.
+
+A standalone Voila (`make app`) is also a class server a curious student cannot take down, spy on or
+flood (class_server.py, kernel_socket.py, class_code.py and app/fork's memory ceiling):
+
+* ``APP_MAX_KERNELS``: the most kernels at once (default: the pool plus 2); a page beyond that says
+  "The class is full: ask your teacher". ``APP_CONNECT_TIMEOUT``: seconds a page has to connect to
+  the kernel it took (default 60) before the kernel goes back.
+* ``APP_KERNEL_MEMORY_MB``: the memory a kernel may add to what it shares with its template (default
+  512); past it the kernel is killed and its page says reload.
+* ``APP_HOST``, ``APP_CODE``, ``APP_PUBLIC_URL``: where Voila listens, the class code, the address
+  students use (class_code.py); ``APP_BEHIND_PROXY=1`` trusts a reverse proxy's X-Forwarded-* headers.
 """
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -27,6 +39,7 @@ c = get_config()  # noqa: F821 - traitlets defines get_config() when it runs a c
 APP_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(APP_DIR / "config"))
 import app_pool  # next to this file, found through the line above
+import class_code
 
 STUDENTS = os.environ.get("APP_STUDENTS", "")
 POOL = int(os.environ.get("APP_POOL") or (app_pool.pool_size(int(STUDENTS)) if STUDENTS else 1))
@@ -41,7 +54,11 @@ c.VoilaConfiguration.default_pool_size = max(POOL, 0)
 c.VoilaKernelManager.fill_delay = float(os.environ.get("APP_REFILL_DELAY", "1"))
 REFILL_QUIET = float(os.environ.get("APP_REFILL_QUIET", "5"))
 c.VoilaConfiguration.theme = "light"
-c.VoilaConfiguration.show_tracebacks = True  # the teacher sees what broke; the app has no code to hide
+# Students see a short message; the server's log keeps the traceback. Neither the URL's ?theme= nor
+# ?template= changes the page (either would also skip the warm pool).
+c.VoilaConfiguration.show_tracebacks = False
+c.VoilaConfiguration.allow_theme_override = "NO"
+c.VoilaConfiguration.allow_template_override = "NO"
 # The page template: Voila's lab template plus a watcher that tells the student to reload the page
 # when the kernel behind the pad is gone (app/jupyter/voila/templates/mnist-app). Voila looks for
 # templates on the Jupyter data path, read after this file has run.
@@ -83,6 +100,58 @@ if STANDALONE and POOL > 0:
         return app_pool.serial_refill(built, quiet=REFILL_QUIET) if preheat_kernel else built
 
     voila.app.voila_kernel_manager_factory = serial_refill_factory
+
+if STANDALONE:
+    import class_server
+    import kernel_socket
+    import tornado.httpserver
+    import tornado.ioloop
+    import voila.app
+
+    c.VoilaConfiguration.multi_kernel_manager_class = class_server.ClassKernelManager
+    CLASS = POOL if POOL > 0 else app_pool.pool_size(int(STUDENTS or 1))  # the kernels a class needs
+    c.ClassKernelManager.max_kernels = int(os.environ.get("APP_MAX_KERNELS") or CLASS + 2)
+    c.ClassKernelManager.connect_timeout = float(os.environ.get("APP_CONNECT_TIMEOUT", "60"))
+    c.Voila.authorizer_class = class_server.PageAuthorizer
+    c.Voila.kernel_websocket_connection_class = kernel_socket.AppKernelConnection
+    class_server.install_handlers(voila.app.Voila)
+    # A message may carry one upload (mnistlib.classroom.strokes.MAX_UPLOAD_BYTES, 10 MB) and little else.
+    c.Voila.tornado_settings = {"websocket_max_message_size": 11 * 2**20}
+    # No HTTP request of the app has a body over a few kB (uploads go through the websocket), and a
+    # client that sends its headers slowly, or nothing at all, is dropped after 20 s.
+    tornado.httpserver.HTTPServer.configure(
+        None,
+        max_body_size=64 * 1024,
+        max_header_size=32 * 1024,
+        idle_connection_timeout=20,
+        body_timeout=20,
+        xheaders=os.environ.get("APP_BEHIND_PROXY") == "1",
+    )
+    # Kernels never echo one client's widget state to the others (ipywidgets' JUPYTER_WIDGETS_ECHO).
+    os.environ["JUPYTER_WIDGETS_ECHO"] = "0"
+    os.environ["MNIST_KERNEL_MEMORY_MB"] = os.environ.get("APP_KERNEL_MEMORY_MB", "512")
+    # Each websocket holds a few sockets to its kernel: let the server use all the files it may open.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+
+    HOST = os.environ.get("APP_HOST", "")
+    if HOST:
+        c.Voila.ip = HOST
+    PROXIED = bool(os.environ.get("APP_PUBLIC_URL")) or os.environ.get("APP_BEHIND_PROXY") == "1"
+    CODE = class_code.class_code(os.environ.get("APP_CODE", ""), HOST or "localhost", PROXIED)
+    if CODE:
+        c.Voila.token = CODE
+
+    def announce_class_link() -> None:
+        """Print the students' link and QR code once Voila listens (its port is known only then)."""
+        app = voila.app.Voila.instance()
+        code = app.identity_provider.token or None
+        url = class_code.students_url(app.ip, app.port, code, os.environ.get("APP_PUBLIC_URL", ""))
+        class_code.announce(
+            url, code, class_code.is_loopback(app.ip) and not os.environ.get("APP_PUBLIC_URL")
+        )
+
+    tornado.ioloop.IOLoop.current().add_callback(announce_class_link)
 
 if STANDALONE and os.environ.get("APP_FORK", "1") == "1":
     FORK_DIR = APP_DIR / "fork"

@@ -12,19 +12,23 @@ for what it changes. Two roles in this one file:
   kernel exits when the launcher dies. Without a template (MNIST_KERNEL_TEMPLATE unset, or not
   answering), it runs an ordinary ipykernel instead (``kernel -f CONNECTION_FILE``).
 
-Either way the kernel skips empty flushes of its stdout and stderr (:func:`skip_empty_flushes`).
+Either way the kernel skips empty flushes of its stdout and stderr (:func:`skip_empty_flushes`). A
+forked kernel has a memory ceiling when ``MNIST_KERNEL_MEMORY_MB`` is set (app/config/voila.py sets
+it): its launcher kills it past the ceiling (:func:`watch_memory`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import sys
 import threading
 
 SOCKET_ENV = "MNIST_KERNEL_TEMPLATE"
+MEMORY_ENV = "MNIST_KERNEL_MEMORY_MB"
 
 
 def skip_empty_flushes() -> None:
@@ -45,6 +49,42 @@ def skip_empty_flushes() -> None:
             flush(self)
 
     OutStream.flush = flush_if_written
+
+
+MEMORY_POLL = 0.2  # s between two looks at a kernel's memory (reading /proc costs about 20 us)
+
+
+def _memory(pid: int | str = "self") -> tuple[int, int]:
+    """Return a process's address space and its resident anonymous memory (RssAnon), in bytes."""
+    with open(f"/proc/{pid}/statm") as f:
+        size, resident, shared = map(int, f.read().split()[:3])
+    page = os.sysconf("SC_PAGE_SIZE")
+    return size * page, (resident - shared) * page
+
+
+def memory_budget() -> int:
+    """Return the memory a forked kernel may add to what it shares with its template, in bytes (0: no ceiling)."""
+    return int(float(os.environ.get(MEMORY_ENV) or 0) * 2**20)
+
+
+def cap_address_space(budget: int) -> None:
+    """Make one huge allocation fail at once in this kernel instead of taking the machine's memory.
+
+    Set well above the ceiling the launcher watches (:func:`watch_memory`): thread stacks and malloc
+    arenas reserve address space they never use.
+    """
+    space, _ = _memory()
+    limit = space + 2 * budget + 2**30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def over_ceiling(pid: int, start: int, budget: int) -> int | None:
+    """Return the memory kernel ``pid`` holds beyond ``start`` if that is more than ``budget`` bytes, else None."""
+    try:
+        used = _memory(pid)[1] - start
+    except OSError:  # gone
+        return None
+    return used if used > budget else None
 
 
 def _kernel(connection_file: str) -> None:
@@ -70,6 +110,8 @@ def _child(conn: socket.socket, request: dict) -> None:
         os._exit(1)
 
     threading.Thread(target=die_with_launcher, daemon=True).start()
+    if memory_budget():
+        cap_address_space(memory_budget())
     try:
         _kernel(request["connection_file"])
     finally:
@@ -131,13 +173,36 @@ def launch(connection_file: str) -> None:
         os.execv(sys.executable, [sys.executable, os.path.abspath(__file__), "kernel", "-f", connection_file])
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(sig, lambda number, _frame: os.kill(pid, number))
+    watch_memory(conn, pid, os.path.basename(connection_file))
+    sys.exit(0)
+
+
+def watch_memory(conn: socket.socket, pid: int, name: str) -> None:
+    """Return when kernel ``pid`` exits (its end of ``conn`` closes); kill it if it passes its memory ceiling.
+
+    A forked kernel shares its template's memory; what it adds is the anonymous memory it touches (new
+    objects, copies of the pages it writes). Past ``MNIST_KERNEL_MEMORY_MB`` of that, the kernel is
+    killed with a line in the server's log: its page then says "reload", and no other kernel notices.
+    Watched from here, outside the kernel, so a kernel busy in C code is watched all the same.
+    """
+    budget = memory_budget()
+    start = _memory(pid)[1] if budget else 0  # just forked: what it shares with the template
+    conn.settimeout(MEMORY_POLL if budget else None)
     while True:
         try:
             if not conn.recv(1):  # the kernel is gone
-                break
+                return
+        except TimeoutError:
+            used = over_ceiling(pid, start, budget)
+            if used is not None:
+                os.write(
+                    2,
+                    f"[fork_kernel] {name}: the kernel holds {used / 2**20:.0f} MB of new memory, over its "
+                    f"ceiling of {budget / 2**20:g} MB ({MEMORY_ENV}): killing it; its page will say reload\n".encode(),
+                )
+                os.kill(pid, signal.SIGKILL)
         except InterruptedError:
             continue
-    sys.exit(0)
 
 
 if __name__ == "__main__":
