@@ -14,14 +14,19 @@ student id (``anon-3f9a2c7b``); a nickname is used instead only where the teache
 
 from __future__ import annotations
 
+import math
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mnistlib.classroom.store import ClassStore, ClassStoreError, new_student_id
+from mnistlib.classroom.store import ClassStore, ClassStoreError, looks_anonymous, new_student_id
 
 ASK, PICK = "ask", "pick"  # the two ways a pad gets a drawing's label
 MODES = (ASK, PICK)
+SAVE_INTERVAL = 1.0  # s: nobody draws a digit faster; the pad (DrawingPad) saves at most this often
+MAX_SAVES = 300  # drawings one pad saves: ten of every digit three times over
 
 
 class DigitPrompt:
@@ -70,7 +75,9 @@ class Collector:
     student picks it). ``allow_nicknames``: None follows the store's setting (a teacher sets
     ``ClassStore().allow_nicknames = True`` once for the class); True lets this pad save under a
     nickname and records that permission in the store; False never does. ``seed`` fixes the order
-    of the digits asked for (tests); by default every pad has its own.
+    of the digits asked for (tests); by default every pad has its own. ``min_interval``: seconds
+    that must pass between two saves (a pad on a page sets SAVE_INTERVAL: a student cannot save
+    faster than they draw); ``max_saves``: the most drawings this pad saves; ``clock`` (tests).
     """
 
     def __init__(
@@ -81,6 +88,9 @@ class Collector:
         allow_nicknames: bool | None = None,
         student: str | None = None,
         seed: int | None = None,
+        min_interval: float = 0.0,
+        max_saves: int = MAX_SAVES,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = ClassStore() if store is None else store
         self.student_id = student or new_student_id()  # one per pad, for as long as the pad lives
@@ -89,6 +99,8 @@ class Collector:
         self.nickname = ""
         self.picked: int | None = None  # the label the student picked (pick mode)
         self.saved = 0  # drawings this pad has saved
+        self.min_interval, self.max_saves, self.clock = min_interval, max_saves, clock
+        self._last_save = -math.inf
         self._mode = ASK
         self.mode = mode
 
@@ -151,7 +163,19 @@ class Collector:
             )
         if label is None:
             return SaveOutcome("error", "Pick the digit you drew (0-9) first, then click Save.")
+        if self.saved >= self.max_saves:
+            return SaveOutcome(
+                "error",
+                f"Not saved: this pad has saved {self.saved} drawings, the most one pad saves. Thank you!",
+            )
+        if self.clock() - self._last_save < self.min_interval:
+            return SaveOutcome("error", "Not saved: that was too fast. Draw the digit, then click Save.")
         student = self.student()
+        if student != self.student_id and looks_anonymous(student):
+            return SaveOutcome(
+                "error",
+                "Not saved: a nickname cannot start with 'anon' (pads' own ids do). Choose another one.",
+            )
         try:
             if student != self.student_id and self.allow_nicknames and not self.store.allow_nicknames:
                 self.store.allow_nicknames = True  # this pad's teacher allows them: say so in the store
@@ -161,6 +185,7 @@ class Collector:
         except ValueError as exc:  # a nickname the store refuses, a drawing it cannot take
             return SaveOutcome("error", f"Not saved: {exc}")
         self.saved += 1
+        self._last_save = self.clock()
         done = f"Saved your {label} (drawing {self.saved} of this pad)."
         if self.mode == ASK:
             return SaveOutcome("saved", f"{done} Now draw a {self.prompt.next()}.", record_id, label)

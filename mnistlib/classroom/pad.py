@@ -10,7 +10,12 @@ readings from ``fast_route.fast_predict`` (``mnistlib.predict``'s answers, faste
 
 from __future__ import annotations
 
+import functools
+import math
 import os
+import sys
+import time
+import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -21,7 +26,7 @@ from ipycanvas import Canvas, hold_canvas
 from torch import nn
 
 from mnistlib.checkpoints import CheckpointError
-from mnistlib.classroom.collect import Collector, SaveOutcome
+from mnistlib.classroom.collect import SAVE_INTERVAL, Collector, SaveOutcome
 from mnistlib.classroom.collect_view import CollectControls, CollectView
 from mnistlib.classroom.fast_route import fast_predict
 from mnistlib.classroom.model_menu import ModelShelf, model_choices
@@ -40,6 +45,7 @@ from mnistlib.classroom.store import ClassStore
 from mnistlib.classroom.strokes import (
     BRUSH_WIDTH,
     LIVE_INTERVAL,
+    MAX_BATCH_POINTS,
     MAX_UPLOAD_BYTES,
     MODEL_VIEW_SIZE,
     PAD_SIZE,
@@ -47,6 +53,7 @@ from mnistlib.classroom.strokes import (
     Strokes,
     Throttle,
     UploadTooLargeError,
+    clean_points,
     preprocessing_steps,
     upload_preview,
 )
@@ -54,6 +61,44 @@ from mnistlib.prediction import Prediction
 from mnistlib.preprocess import BlankImageError
 
 BLANK_INPUT = np.zeros((28, 28), np.uint8)
+# What the student reads when something they sent could not be used; the details go to tell_teacher.
+FAILED = "That did not work, and the pad ignored it. Try again, or reload the page if it keeps happening."
+
+
+_told: dict[str, float] = {}  # what tell_teacher wrote last, and when
+
+
+def tell_teacher(
+    what: str, with_traceback: bool = True, key: str | None = None, quiet_for: float = 5.0
+) -> None:
+    """Write ``what`` (and the exception being handled) to the kernel's own stderr: the server's log, not the page.
+
+    Lines of one ``key`` (by default ``what`` itself) are written at most once every ``quiet_for``
+    seconds: a page repeating a refused action must not fill the teacher's log.
+    """
+    stream = sys.__stderr__  # sys.stderr, in a kernel, sends to the page
+    now, key = time.monotonic(), key or what
+    if stream is None or now - _told.get(key, -math.inf) < quiet_for:
+        return
+    _told[key] = now
+    print(f"[mnistlib pad, pid {os.getpid()}] {what}", file=stream)
+    if with_traceback:
+        traceback.print_exc(file=stream)
+    stream.flush()
+
+
+def _guarded(handler: Callable) -> Callable:
+    """Run one of PadEvents' handlers; on any error, log it for the teacher and show the student a short message."""
+
+    @functools.wraps(handler)
+    def run(self: PadEvents, *args: Any) -> None:
+        try:
+            handler(self, *args)
+        except Exception:  # noqa: BLE001 - a page's bad input must never break the pad
+            tell_teacher(f"{handler.__name__} failed on what the page sent")
+            self.pad.view.set_message(FAILED, "error")
+
+    return run
 
 
 def _px(size: int) -> str:
@@ -268,7 +313,10 @@ class DrawingPad:
         if collect:
             class_store = store if store is None or isinstance(store, ClassStore) else ClassStore(store)
             self.collector = Collector(
-                class_store, mode="ask" if ask else "pick", allow_nicknames=allow_nicknames
+                class_store,
+                mode="ask" if ask else "pick",
+                allow_nicknames=allow_nicknames,
+                min_interval=SAVE_INTERVAL,  # a student cannot save faster than they draw
             )
             collect_view = CollectView(self.collector.nicknames_shown())
         self.view = PadView(self.models.labels, brush, collect_view)
@@ -314,15 +362,24 @@ class DrawingPad:
             self.redraw()
             self.update()
 
-    def start_stroke(self, x: float, y: float, paint: bool) -> None:
-        """Begin a stroke at (x, y); a shown upload gives way to the drawing (``paint``: dot it on the canvas)."""
+    def start_stroke(self, x: float, y: float, paint: bool) -> bool:
+        """Begin a stroke at (x, y); a shown upload gives way to the drawing (``paint``: dot it on the canvas).
+
+        Return False, with a message, when the pad already holds its most strokes.
+        """
         if self.uploaded is not None:
             self.uploaded = None
             self.redraw()
         self.view.set_message()
-        self.strokes.start(x, y)
+        if not self.strokes.start(x, y):
+            self.view.set_message(
+                f"The pad holds {self.strokes.max_strokes} strokes at most: Undo or Clear to draw more.",
+                "error",
+            )
+            return False
         if paint:
             self.view.canvas.fill_circle(x, y, self.strokes.brush / 2)
+        return True
 
     def read_file(self, name: str, content: bytes) -> bool:
         """Read an image file's bytes as the upload button does; return True if it was read."""
@@ -363,8 +420,9 @@ class DrawingPad:
                 prediction = fast_predict(self.model, source)
             except BlankImageError:
                 prediction = None
-            except Exception as exc:  # noqa: BLE001 - show the problem, keep the pad alive
-                self.view.set_message(f"Could not read the drawing: {exc}", "error")
+            except Exception:  # noqa: BLE001 - show the problem, keep the pad alive
+                tell_teacher("reading the drawing failed")
+                self.view.set_message("Could not read the drawing. Clear the pad and try again.", "error")
                 return
         self._show(prediction)
 
@@ -387,11 +445,16 @@ class DrawingPad:
         try:
             outcome = self.collector.save(drawing, prediction, model_name=self.model_label)
         except Exception as exc:  # noqa: BLE001 - nothing that goes wrong in a save may break the pad
-            outcome = SaveOutcome("error", f"Not saved ({type(exc).__name__}: {exc}).")
+            tell_teacher("saving a drawing failed")
+            outcome = SaveOutcome("error", f"Not saved: {str(exc)[:200]}. Try again, or tell the teacher.")
         if outcome.kind == "saved":
             self.clear()
         self.collect_controls.saved(outcome)
         self.view.set_message(outcome.text, outcome.kind)
+        if outcome.kind == "error":
+            tell_teacher(
+                f"a pad's drawing was not saved: {outcome.text}", with_traceback=False, key="not saved"
+            )
         return outcome
 
     def current_image(self) -> np.ndarray | bytes | None:
@@ -423,6 +486,7 @@ class PadEvents:
     def __init__(self, pad: DrawingPad) -> None:
         self.pad = pad
         self._repainted = False  # the kernel repainted the canvas when the open inked stroke began
+        self._said = False  # the message line already told this stroke's limits
         view = pad.view
         view.canvas.on_client_ready(self.client_ready)
         view.on_pointer(self.pointer_down, self.pointer_move, self.pointer_up)
@@ -433,6 +497,7 @@ class PadEvents:
         view.model_menu.observe(self.model_chosen, "value")
         view.steps_toggle.observe(lambda change: pad.toggle_steps(change["new"]), "value")
 
+    @_guarded
     def client_ready(self) -> None:
         """Repaint a new browser view of the canvas."""
         # A new browser view (a reload, Voila) starts blank and never got the commands sent before it
@@ -440,54 +505,91 @@ class PadEvents:
         self.pad.view.canvas._canvas_manager._current_canvas = None
         self.pad.redraw()
 
+    @_guarded
     def pointer_down(self, x: float, y: float) -> None:
         """Start a stroke and paint its first dot."""
-        self.pad.start_stroke(x, y, paint=True)
+        self._said = False
+        points, left_out = clean_points([(x, y)])
+        if points:
+            self.pad.start_stroke(*points[0], paint=True)
+        self._say_limits(left_out)
 
+    @_guarded
     def pointer_move(self, x: float, y: float) -> None:
         """Extend the stroke on the canvas at once; read it live when the throttle says one is due."""
         pad = self.pad
-        previous = pad.strokes.add(x, y)
+        points, left_out = clean_points([(x, y)])
+        previous = pad.strokes.add(*points[0]) if points else None
+        self._say_limits(left_out)
         if previous is None:
             return
-        pad.view.canvas.stroke_line(*previous, x, y)  # colour, width and caps were set by redraw()
+        pad.view.canvas.stroke_line(*previous, *points[0])  # colour, width and caps were set by redraw()
         if pad.throttle.due():
             pad.update()
 
+    @_guarded
     def pointer_up(self) -> None:
         """End the stroke and always read the finished drawing."""
         if self.pad.strokes.end():
             self.pad.update()
 
+    @_guarded
     def inked_strokes(self, _canvas: Canvas, content: dict, _buffers: Any) -> None:
         """Take a stroke the browser has inked itself (the app page's pad_client.js), in batches of points.
 
         ``mnist_down`` (x, y), ``mnist_moves`` (points) and ``mnist_up`` (the last points, if any):
         the canvas already shows them, so nothing is drawn back. ipycanvas's own events (JupyterLab)
-        go to pointer_* instead.
+        go to pointer_* instead. Points beyond the pad's limits (strokes.MAX_BATCH_POINTS a message,
+        MAX_STROKE_POINTS a stroke, MAX_STROKES a pad) or that are not pairs of numbers are left out,
+        and the message line says so.
         """
         pad, event = self.pad, content.get("event")
         if event == "mnist_down":
+            self._said = False
             self._repainted = pad.uploaded is not None
-            pad.start_stroke(content["x"], content["y"], paint=False)
+            points, left_out = clean_points([(content.get("x"), content.get("y"))])
+            if points:
+                pad.start_stroke(*points[0], paint=False)
+            self._say_limits(left_out)
         elif event == "mnist_moves":
-            added = [pad.strokes.add(x, y) for x, y in content.get("points", [])]
+            points, left_out = clean_points(content.get("points", []))
+            added = [pad.strokes.add(x, y) for x, y in points]
+            self._say_limits(left_out)
             if any(p is not None for p in added) and pad.throttle.due():
                 pad.update()
         elif event == "mnist_up" and pad.strokes.drawing:
-            for x, y in content.get("points", []):
+            points, left_out = clean_points(content.get("points", []))
+            for x, y in points:
                 pad.strokes.add(x, y)
+            self._say_limits(left_out)
             pad.strokes.end()
             if self._repainted:  # ink drawn before the repaint landed was wiped: paint the stroke again
                 pad.redraw()
             pad.update()
 
+    def _say_limits(self, left_out: int) -> None:
+        """Say, once a stroke, what the pad left out of the points a page sent (and log it for the teacher)."""
+        strokes = self.pad.strokes
+        if self._said or not (left_out or strokes.stroke_full):
+            return
+        self._said = True
+        if strokes.stroke_full:
+            text = f"That stroke is very long: the pad keeps its first {strokes.max_points:,} points."
+        else:
+            text = (
+                f"The pad left out {left_out:,} point(s) it could not use "
+                f"(at most {MAX_BATCH_POINTS} at a time, each a pair of numbers)."
+            )
+        tell_teacher(f"a page sent more than a pad takes: {text}", with_traceback=False, key="limits")
+        self.pad.view.set_message(text, "error")
+
+    @_guarded
     def file_uploaded(self, change: dict) -> None:
         """Read the file the upload button received."""
         files = change["new"]
         if not files:
             return  # our own reset below
-        self.pad.read_file(files[0]["name"], bytes(files[0]["content"]))
+        self.pad.read_file(str(files[0]["name"])[:80], bytes(files[0]["content"]))
         self.pad.view.upload.value = ()  # so that uploading the same file again fires again
 
     def model_chosen(self, change: dict) -> None:

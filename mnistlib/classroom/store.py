@@ -13,10 +13,13 @@ that finds the store busy waits and retries. WAL needs every process on the same
 memory): do not share one store between machines over a network file system; give each machine
 its own store and ``merge`` them instead.
 
-A record holds the strokes as drawn (JSON, or NULL for a picture), the pad's raster (PNG), the 28x28
-model input (uint8, 784 bytes), the label, an anonymous student id (nicknames only if the teacher
-allows them), the time (UTC), and the model's reading when it was saved. Each record has a local
+A record holds the strokes as drawn (JSON, or NULL for a picture), the pad's raster (PNG; a picture's
+at most MAX_PICTURE_SIDE px a side), the 28x28 model input (uint8, 784 bytes), the label, an
+anonymous student id (nicknames only if the teacher allows them, never one that looks like an
+anonymous id), the time (UTC), and the model's reading when it was saved. Each record has a local
 integer id (what ``add`` returns, shown in galleries) and a UUID that stays the same across merges.
+Records are capped (MAX_POINTS, MAX_RECORD_BYTES) and so is a store (``max_records``), so that a
+page's junk cannot fill the class server's disk.
 
 Every problem of the store itself (locked, damaged, read-only, full, unreachable) raises
 ``ClassStoreError``, whose message says what to do and whose ``kind`` names the problem. Nothing is
@@ -36,6 +39,7 @@ import os
 import re
 import secrets
 import sqlite3
+import unicodedata
 import uuid as uuidlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -58,7 +62,10 @@ SAMPLE_CLASS = REPO_ROOT / "samples" / "sample_class.sqlite"  # drawn by tools/m
 STORE_NAME = "class.sqlite"
 ANONYMOUS = re.compile(r"anon-[0-9a-f]{8}")
 MAX_NICKNAME = 24
-MAX_POINTS = 100_000  # more points than any hand draws: refuse junk before it reaches the disk
+MAX_POINTS = 20_000  # a digit has a few hundred: refuse junk before it reaches the disk
+MAX_RECORD_BYTES = 1024 * 1024  # a record's strokes and raster; a drawn digit takes 5-30 kB
+MAX_PICTURE_SIDE = 1024  # px: a saved picture's raster is scaled down to this (its model input is read first)
+MAX_RECORDS = 20_000  # drawings in one store: a class of 30 drawing 100 digits a lesson, for six lessons
 
 
 class ClassImages(NamedTuple):
@@ -116,6 +123,11 @@ def class_dir() -> Path:
     return Path(os.environ.get("MNISTLIB_CLASS_DIR") or DATA_DIR / "class").expanduser()
 
 
+def looks_anonymous(name: str) -> bool:
+    """Return True if ``name`` could pass for a pad's anonymous id (``anon-...`` in any case or width)."""
+    return unicodedata.normalize("NFKC", name).casefold().strip().startswith("anon")
+
+
 def new_student_id() -> str:
     """Return a fresh anonymous student id such as ``anon-3f9a2c7b`` (a pad makes one when it starts)."""
     return f"anon-{secrets.token_hex(4)}"
@@ -162,8 +174,9 @@ def _drawing(
         brush = brush or pad.brush
         image_or_strokes = pad.strokes
     if not isinstance(image_or_strokes, (list, tuple)):  # a picture: whatever to_mnist reads
-        grey = to_grey(image_or_strokes)
-        return None, to_uint8(grey), to_uint8(to_mnist(image_or_strokes))
+        grey = Image.fromarray(to_uint8(to_grey(image_or_strokes)))
+        grey.thumbnail((MAX_PICTURE_SIDE, MAX_PICTURE_SIDE))  # only ever smaller
+        return None, np.asarray(grey), to_uint8(to_mnist(image_or_strokes))
     width, height = canvas_size or (None, None)
     canvas = Strokes(**{k: v for k, v in (("width", width), ("height", height), ("brush", brush)) if v})
     canvas.strokes = _check_strokes(image_or_strokes)  # as drawn: no resampling
@@ -250,6 +263,13 @@ def _record_row(
     record_uuid = str(uuidlib.UUID(uuid)) if uuid else str(uuidlib.uuid4())
     when = _created(created)
     strokes, raster, model_input = _drawing(image_or_strokes, canvas_size, brush)
+    png = _png(raster)
+    size = len(png) + len(strokes or "")
+    if size > MAX_RECORD_BYTES:
+        raise ValueError(
+            f"The drawing takes {size / 1024:,.0f} kB, more than the {MAX_RECORD_BYTES // 1024:,} kB a "
+            "record of a class store holds."
+        )
     values = {
         "uuid": record_uuid,
         "label": label,
@@ -259,7 +279,7 @@ def _record_row(
         "probabilities": probabilities,
         "model": model_name,
         "model_input": model_input.tobytes(),
-        "raster": _png(raster),
+        "raster": png,
         "strokes": strokes,
     }
     return tuple(values[name] for name in COLUMNS.split(", "))
@@ -315,6 +335,7 @@ class ClassStore:
     folder and the file are created at the first save. ``read_only=True`` never writes (for
     looking at a shipped or archived store). ``timeout``: seconds a busy store is waited for.
     ``max_bytes`` caps the file's size (a quota; beyond it a save fails as on a full disk).
+    ``max_records`` caps the drawings ``add`` saves into it (None: no cap; merges are not capped).
     ``student``: the id used when ``add`` is given none (a fresh anonymous id per ClassStore).
     """
 
@@ -325,9 +346,11 @@ class ClassStore:
         read_only: bool = False,
         timeout: float = TIMEOUT,
         max_bytes: int | None = None,
+        max_records: int | None = MAX_RECORDS,
         student: str | None = None,
     ) -> None:
         self._file = StoreFile(_store_path(path), read_only, timeout, max_bytes)
+        self.max_records = max_records
         self.student = student or new_student_id()
 
     @property
@@ -381,9 +404,19 @@ class ClassStore:
         )
         _check_nickname(student)
         try:
-            return self._file.run(True, "save the drawing", lambda c: _insert(c, row, student), -1)
+            return self._file.run(
+                True, "save the drawing", lambda c: _insert(c, row, student, self.max_records), -1
+            )
         except _NicknameRefused:
             raise _nickname_refused(student) from None
+        except _StoreFull:
+            raise ClassStoreError(
+                f"Could not save the drawing: the class store {self.path} is full: it holds "
+                f"{self.max_records:,} drawings, the most it takes. Tell the teacher: export the drawings "
+                "and start a new store, or open it with a larger max_records.",
+                "full",
+                self.path,
+            ) from None
 
     @property
     def allow_nicknames(self) -> bool:
@@ -471,9 +504,10 @@ class ClassStore:
         Layout: ``path/<digit>/<uuid>.png`` (the 28x28 model inputs, grey, ink bright), always all
         ten digit folders so that ImageFolder's class index is the digit (some may be empty: pass
         ``allow_empty=True``), and ``path/records.csv`` (file, id, uuid, label, student, created,
-        predicted, model) for splitting by student. Written to a temporary folder beside ``path``
-        and renamed into place, so ``path`` is always a whole export or absent. ``overwrite=True``
-        replaces an earlier export (a folder holding records.csv), never another folder.
+        predicted, model; a cell a spreadsheet would run as a formula starts with an apostrophe) for
+        splitting by student. Written to a temporary folder beside ``path`` and renamed into place,
+        so ``path`` is always a whole export or absent. ``overwrite=True`` replaces an earlier export
+        (a folder holding records.csv), never another folder.
         """
         target = export_target(path, overwrite)  # checked before reading: a refused export reads nothing
         sql = f"SELECT {EXPORT_COLUMNS} FROM drawings ORDER BY id"
@@ -487,10 +521,16 @@ class _NicknameRefused(Exception):
     """Raised inside the transaction, turned into a ValueError outside it."""
 
 
-def _insert(conn: sqlite3.Connection, row: tuple, student: str) -> int:
+class _StoreFull(Exception):
+    """Raised inside the transaction, turned into a ClassStoreError ("full") outside it."""
+
+
+def _insert(conn: sqlite3.Connection, row: tuple, student: str, max_records: int | None) -> int:
     """Insert a record's row (COLUMNS order); return its id. Refuses a nickname the store does not allow."""
     if not ANONYMOUS.fullmatch(student) and not _nicknames_allowed(conn):
         raise _NicknameRefused
+    if max_records is not None and conn.execute("SELECT count(*) FROM drawings").fetchone()[0] >= max_records:
+        raise _StoreFull
     return conn.execute(f"INSERT INTO drawings ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)", row).lastrowid
 
 

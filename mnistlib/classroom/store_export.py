@@ -18,6 +18,16 @@ import numpy as np
 from PIL import Image
 
 EXPORT_COLUMNS = "id, uuid, label, student, created, model_input, predicted, model"
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection): such a cell is
+# written with a leading apostrophe, which spreadsheets show as text.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: object) -> object:
+    """Return ``value``, or a text cell a spreadsheet would run as a formula made into plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def export_target(path: str | os.PathLike, overwrite: bool) -> Path:
@@ -46,18 +56,17 @@ def write_export(rows: list[tuple], target: Path) -> Path:
                 name = f"{label}/{ruuid}.png"
                 image = np.frombuffer(model_input, dtype=np.uint8).reshape(28, 28)
                 Image.fromarray(image, "L").save(tmp / name, format="PNG")
-                writer.writerow(
-                    [
-                        name,
-                        rid,
-                        ruuid,
-                        label,
-                        student,
-                        created,
-                        "" if predicted is None else predicted,
-                        model or "",
-                    ]
-                )
+                row = [
+                    name,
+                    rid,
+                    ruuid,
+                    label,
+                    student,
+                    created,
+                    "" if predicted is None else predicted,
+                    model or "",
+                ]
+                writer.writerow([spreadsheet_safe(cell) for cell in row])
         tmp.chmod(0o755)  # mkdtemp makes it private; an export is for sharing
         if target.exists():  # replace an earlier export: the old one is moved away, then removed
             old = target.with_name(f".{target.name}.{secrets.token_hex(4)}.old")

@@ -28,6 +28,12 @@ UNSURE_BELOW = 0.6  # a top probability under this shows the "not sure" hint
 LIVE_INTERVAL = 0.15  # s: at most this often a prediction while a stroke is drawn
 MAX_UPLOAD_BYTES = 10 * 1024 * 1024  # larger files are refused before decoding
 MODEL_VIEW_SIZE = 140  # px: the 28x28 model input shown enlarged five times
+# What one pad keeps, whatever a page sends: the app page sends a stroke's points in batches of about
+# 20 (one every 0.3 s); a digit's stroke has 50-300 points, a 30 s scribble at 60 moves a second 1,800.
+MAX_BATCH_POINTS = 500  # points taken from one message
+MAX_STROKE_POINTS = 2_000  # points kept in one stroke
+MAX_STROKES = 100  # strokes on the pad at once
+COORD_LIMIT = 4.0 * PAD_SIZE  # px: coordinates are clamped to +-this
 
 
 class UploadTooLargeError(ValueError):
@@ -41,14 +47,51 @@ class UploadTooLargeError(ValueError):
         self.size = size
 
 
+def clean_points(raw: object, limit: int = MAX_BATCH_POINTS) -> tuple[list[Point], int]:
+    """Return the first ``limit`` (x, y) points of what a page sent, and how many others were left out.
+
+    A point is a pair of finite numbers, clamped to +-COORD_LIMIT; anything else (text, NaN, a point
+    of three numbers, a batch that is not a list) is left out and counted, never raised: a page's bad
+    input must not break the pad.
+    """
+    if not isinstance(raw, (list, tuple)):
+        return [], 1
+    points = []
+    for item in raw[:limit]:
+        point = _point(item)
+        if point is not None:
+            points.append(point)
+    return points, len(raw) - len(points)
+
+
+def _point(item: object) -> Point | None:
+    if not isinstance(item, (list, tuple)) or len(item) != 2:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in item):
+        return None
+    # Far off the pad a point draws nothing, and Pillow would have to draw lines billions of px long.
+    return tuple(min(max(float(v), -COORD_LIMIT), COORD_LIMIT) for v in item)
+
+
 class Strokes:
-    """The strokes drawn on the pad, in canvas pixels, and their rasterisation with Pillow."""
+    """The strokes drawn on the pad, in canvas pixels, and their rasterisation with Pillow.
+
+    At most ``max_strokes`` strokes of ``max_points`` points each: a stroke that would be longer keeps
+    its first points (``stroke_full``), and no stroke starts on a full pad (``start`` returns False).
+    """
 
     def __init__(
-        self, width: int = PAD_SIZE, height: int = PAD_SIZE, brush: int = BRUSH_WIDTH, min_step: float = 2.0
+        self,
+        width: int = PAD_SIZE,
+        height: int = PAD_SIZE,
+        brush: int = BRUSH_WIDTH,
+        min_step: float = 2.0,
+        max_points: int = MAX_STROKE_POINTS,
+        max_strokes: int = MAX_STROKES,
     ) -> None:
         self.width, self.height, self.brush = width, height, brush
         self.min_step = min_step  # points closer than this to the last one add nothing visible
+        self.max_points, self.max_strokes = max_points, max_strokes
         self.strokes: list[list[Point]] = []
         self.drawing = False
         # What rasterize() has drawn so far, to draw only new points next time (see rasterize).
@@ -69,15 +112,28 @@ class Strokes:
         """Return how many strokes have their pen lifted."""
         return len(self.strokes) - self.drawing
 
-    def start(self, x: float, y: float) -> None:
-        """Begin a new stroke at (x, y), ending any stroke still open."""
+    @property
+    def full(self) -> bool:
+        """True when the pad holds ``max_strokes`` strokes: Undo or Clear makes room."""
+        return len(self.strokes) >= self.max_strokes
+
+    @property
+    def stroke_full(self) -> bool:
+        """True when the open stroke has ``max_points`` points: later ones are left out."""
+        return self.drawing and len(self.strokes[-1]) >= self.max_points
+
+    def start(self, x: float, y: float) -> bool:
+        """Begin a new stroke at (x, y), ending any stroke still open; return False (nothing begun) on a full pad."""
         self.end()
+        if self.full:
+            return False
         self.strokes.append([(float(x), float(y))])
         self.drawing = True
+        return True
 
     def add(self, x: float, y: float) -> Point | None:
         """Extend the open stroke to (x, y); return the previous point, or None if nothing was added."""
-        if not self.drawing:
+        if not self.drawing or self.stroke_full:
             return None
         last = self.strokes[-1][-1]
         if math.dist(last, (x, y)) < self.min_step:
@@ -108,7 +164,8 @@ class Strokes:
         points = list(points)
         if not points:
             raise ValueError("A stroke needs at least one (x, y) point.")
-        self.start(*points[0])
+        if not self.start(*points[0]):
+            raise ValueError(f"The pad holds {self.max_strokes} strokes at most: clear it first.")
         for x, y in points[1:]:
             self.add(x, y)
         self.end()
