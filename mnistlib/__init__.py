@@ -1,14 +1,11 @@
-"""mnistlib: the companion package of the MNIST teaching notebooks.
-
-The public API::
+"""mnistlib: the companion package of the MNIST teaching notebooks::
 
     import mnistlib
     model = mnistlib.load_model()            # the shipped CNN, or load_model(path)
     pred = mnistlib.predict(model, image)    # any image: array, PIL image, path or PNG bytes
     pred.digit, pred.probabilities, pred.model_input
 
-The lessons' modules are in this folder; the classroom product (the drawing pad, collect mode, the
-class store) is the subpackage ``mnistlib.classroom``, imported only when it is used.
+The classroom product (the drawing pad, collect mode, the class store) is ``mnistlib.classroom``.
 """
 
 from mnistlib.checkpoints import CheckpointError, load_model

@@ -43,12 +43,9 @@ def _plain(value: Any) -> Any:
 def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
     """Write the weights, the model's name and arguments and ``metadata`` to ``path`` atomically.
 
-    The file is written next to its destination and renamed into place, so an interrupted save
-    leaves the previous file (or none), never half of one. Metadata values must be plain data
-    (numbers, strings, lists, dicts): they are loaded back with ``weights_only=True``.
+    Metadata must be plain data (numbers, strings, lists, dicts): it is loaded with ``weights_only=True``.
     """
-    path = Path(path)
-    name = model_name(model)
+    name = model_name(model)  # first: a model outside MODELS has no model_args either
     args = _plain(model.model_args)  # recorded by mnistlib.models.ModelBase when the model was built
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     payload = {
@@ -61,7 +58,7 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path
     }
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    return write_atomically(path, buffer.getvalue())
+    return write_atomically(Path(path), buffer.getvalue())
 
 
 def read_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -95,27 +92,21 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_checkpoint(
     path: str | Path, device: torch.device | str = "cpu", expected_model: str | None = None
 ) -> nn.Module:
-    """Rebuild the model a checkpoint describes, load its weights and return it in eval mode.
-
-    The checkpoint's metadata is attached as ``model.checkpoint_metadata``.
-    """
+    """Rebuild a checkpoint's model with its weights and ``checkpoint_metadata``; return it in eval mode."""
     payload = read_checkpoint(path)
-    name = payload["model_name"]
+    name, args = payload["model_name"], payload["model_args"]
     if expected_model is not None and name != expected_model:
         raise CheckpointError(f"{path} holds a {name!r} model, but a {expected_model!r} model was expected.")
     try:
-        model = build_model(name, **payload["model_args"])
+        model = build_model(name, **args)
     except TypeError as exc:
-        raise CheckpointError(
-            f"{path}: the arguments {payload['model_args']} do not fit model {name!r}: {exc}"
-        ) from exc
+        raise CheckpointError(f"{path}: the arguments {args} do not fit model {name!r}: {exc}") from exc
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
-        first = str(exc).strip().splitlines()
-        detail = " ".join(line.strip() for line in first[:4])
+        detail = " ".join(line.strip() for line in str(exc).strip().splitlines()[:4])
         raise CheckpointError(
-            f"{path}: its weights do not fit a {name!r} model built with {payload['model_args']} ({detail})."
+            f"{path}: its weights do not fit a {name!r} model built with {args} ({detail})."
         ) from exc
     model.checkpoint_metadata = dict(payload.get("metadata", {}))
     return model.to(device).eval()

@@ -1,11 +1,8 @@
 """Fetch, verify and cache MNIST, then hand it out as whole tensors held in memory.
 
-Where the four IDX files come from, in order:
-1. the ``source`` argument or the ``MNIST_SOURCE`` environment variable: a folder or URL holding
-   the four files, gzipped or not (a classroom share, a USB stick);
-2. otherwise torchvision's own download from the internet.
-Either way every decompressed file is checked against the published SHA-256 before use, and the
-verified copies live in ``<data dir>/MNIST/raw/``, the layout torchvision itself uses.
+The four IDX files come from the ``source`` argument or ``$MNIST_SOURCE`` (a folder or URL holding them,
+gzipped or not: a classroom share, a USB stick), else from torchvision's download. Each is checked against
+its published SHA-256; the verified copies live in ``<data dir>/MNIST/raw/``, as torchvision keeps them.
 """
 
 from __future__ import annotations
@@ -68,12 +65,10 @@ def _is_verified(path: Path) -> bool:
 
 def _read_source(source: str, name: str) -> tuple[bytes, str]:
     """Return the decompressed bytes of one IDX file from a folder or URL, and where it was found."""
-    is_url = "://" in source
     candidates = [f"{name}.gz", name]
-    if not is_url:
-        # Accept the folder itself or a torchvision-style data folder that contains MNIST/raw.
-        folders = [Path(source).expanduser(), Path(source).expanduser() / "MNIST" / "raw"]
-        for folder in folders:
+    if "://" not in source:
+        base = Path(source).expanduser()
+        for folder in (base, base / "MNIST" / "raw"):  # the folder, or a torchvision-style data folder
             for candidate in candidates:
                 path = folder / candidate
                 if path.is_file():
@@ -111,20 +106,15 @@ def _download_with_torchvision(root: Path) -> None:
     except (RuntimeError, urllib.error.URLError, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise MNISTUnavailableError(
-            "MNIST is not on this computer and could not be downloaded "
-            f"({first_line}).\nTwo ways out:\n"
+            f"MNIST is not on this computer and could not be downloaded ({first_line}).\nTwo ways out:\n"
             "  1. connect to the internet and run this again, or\n"
-            f"  2. point at a local copy of the four IDX files (gzipped or not): set the environment "
-            f"variable {SOURCE_ENV}=/path/to/folder (a URL works too), or pass "
-            "source='/path/to/folder' to mnistlib.data.load_mnist()."
+            "  2. point at a local copy of the four IDX files, gzipped or not: set the environment variable\n"
+            f"     {SOURCE_ENV}=/path/to/folder (or a URL), or call load_mnist(source='/path/to/folder')."
         ) from exc
 
 
 def ensure_mnist(root: str | Path | None = None, source: str | Path | None = None) -> Path:
-    """Make sure the four verified IDX files are in ``root``/MNIST/raw and return that folder.
-
-    A cached file that fails its checksum (truncated, corrupt) is named in a warning and replaced.
-    """
+    """Make sure the four verified IDX files are in ``root``/MNIST/raw (bad copies replaced); return it."""
     root = Path(root if root is not None else DATA_DIR)
     source = source if source is not None else os.environ.get(SOURCE_ENV) or None
     folder = raw_dir(root)

@@ -77,10 +77,7 @@ def _like(X: torch.Tensor | np.ndarray, batch: torch.Tensor) -> torch.Tensor | n
 
 
 def shift_images(X: torch.Tensor | np.ndarray, dx: int, dy: int = 0) -> torch.Tensor | np.ndarray:
-    """Return digits moved ``dx`` pixels right and ``dy`` down (ink leaving the frame is lost).
-
-    Many digits come back as float (N, 1, 28, 28), one (28, 28) digit as one numpy image.
-    """
+    """Return digits moved ``dx`` px right and ``dy`` down: (N, 1, 28, 28) floats, or one (28, 28) image."""
     moved = TF.affine(to_batch(X), angle=0.0, translate=[int(dx), int(dy)], scale=1.0, shear=[0.0, 0.0])
     return _like(X, moved)
 

@@ -1,10 +1,4 @@
-"""Read one picture of a digit: any picture in, the model's reading of it out.
-
-import mnistlib
-model = mnistlib.load_model()
-pred = mnistlib.predict(model, "my_digit.png")
-pred.digit, pred.probabilities, pred.model_input
-"""
+"""Read one picture of a digit: any picture in, the model's reading of it out (``mnistlib.predict``)."""
 
 from __future__ import annotations
 
@@ -42,15 +36,11 @@ class Prediction:
 def predict(model: nn.Module, image: ImageInput) -> Prediction:
     """Preprocess one image the MNIST way (``preprocess.to_mnist``) and return the model's reading.
 
-    ``image``: a PIL image, a numpy array (H, W), (H, W, 3) or (H, W, 4) of any size and dtype,
-    a file path, or the bytes of a PNG/JPEG/GIF/BMP/WebP file. Raises BlankImageError when
-    nothing is drawn and InvalidImageError for anything that is not a usable image.
+    ``image``: a PIL image, an array (H, W), (H, W, 3) or (H, W, 4), a file path or an image file's bytes.
+    Raises BlankImageError when nothing is drawn, InvalidImageError when it is no usable image.
     """
     if not isinstance(model, nn.Module):
-        raise TypeError(
-            "predict() takes the model first, then the image: predict(model, image); "
-            f"got a {type(model).__name__} as the model."
-        )
+        raise TypeError(f"predict(model, image) takes the model first; got a {type(model).__name__} first.")
     x = to_mnist(image)
     return Prediction.of(x, model_probabilities(model, x))
 

@@ -62,10 +62,7 @@ def device_of(model: nn.Module) -> torch.device:
 
 @contextlib.contextmanager
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode (BatchNorm's running statistics, no dropout) inside the block.
-
-    Its previous mode comes back afterwards, even when the model raises.
-    """
+    """Put ``model`` in eval mode (BatchNorm's running statistics, no dropout) inside the block, then back."""
     was_training = model.training
     model.eval()
     try:
@@ -88,20 +85,17 @@ def _glibc() -> ctypes.CDLL | None:
 def reusing_freed_memory() -> Iterator[None]:
     """Inside the block, let the C library keep the memory of freed tensors for the next ones (glibc only).
 
-    A training step allocates and frees tens of megabytes of tensors. glibc may hand large freed
-    blocks back to the system and fault in fresh, zero-filled pages for the next step, which can
-    cost more system time than the training itself. Inside the block, blocks under 32 MB come from
-    the heap and up to 1 GB of free heap is kept; afterwards glibc's defaults come back and
-    ``malloc_trim`` returns what is free. Elsewhere (macOS, Windows, musl) it does nothing.
+    A training step frees tens of megabytes that glibc would hand back to the system and then fault in
+    again, zero-filled, for the next step: at times more system time than the training itself.
     """
     libc = _glibc()
     if libc is None:
         yield
         return
-    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)
-    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)
+    libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20)  # blocks under 32 MB come from the heap...
+    libc.mallopt(_M_TRIM_THRESHOLD, 1 << 30)  # ...which keeps up to 1 GB free
     try:
         yield
     finally:
         libc.mallopt(_M_TRIM_THRESHOLD, _DEFAULT_TRIM)
-        libc.malloc_trim(0)
+        libc.malloc_trim(0)  # hand what is free back to the system
