@@ -6,8 +6,10 @@ uploads are stored as ipywidgets 8 stores them, so the same code paths run as in
 
 from __future__ import annotations
 
+import base64
 import io
 import math
+import re
 import struct
 import zlib
 
@@ -37,6 +39,13 @@ from mnistlib.models import MLP
 from tools.drawn_digits import DIGITS, dense
 
 # ---- helpers: the browser's side of the conversation ------------------------------------------------
+
+
+def img_png(html: str) -> bytes:
+    """Return the PNG inside an ``<img>``'s data URI (the pad's pictures carry their text alternative)."""
+    match = re.search(r'src="data:image/png;base64,([^"]+)"', html)
+    assert match, f"no inline PNG in {html[:120]!r}"
+    return base64.b64decode(match[1])
 
 
 def inked_draw(pad: DrawingPad, strokes, batch: int = 3) -> None:
@@ -149,8 +158,10 @@ def test_a_new_pad_asks_for_a_digit(pad):
     assert "Draw a digit" in pad.view.reading.value
     assert pad.view.bars.value.count('data-p="0.0000"') == 10
     assert 'data-kind="none"' in pad.view.message.value
-    shown = np.asarray(Image.open(io.BytesIO(pad.view.model_view.value)))
-    assert shown.shape == (MODEL_VIEW_SIZE, MODEL_VIEW_SIZE) and shown.max() == 0
+    shown = np.asarray(Image.open(io.BytesIO(img_png(pad.view.model_view.value))))
+    assert shown.shape == (28, 28) and shown.max() == 0
+    assert f'width="{MODEL_VIEW_SIZE}" height="{MODEL_VIEW_SIZE}"' in pad.view.model_view.value
+    assert 'alt="What the model sees' in pad.view.model_view.value
     assert pad.view.model_menu.value == "CNN (shipped)"
     assert "DrawingPad(" in repr(pad) and len(repr(pad)) < 200
 
@@ -162,10 +173,10 @@ def test_a_mouse_drawing_is_read_and_shown(pad, digit):
     assert reading_attrs(pad) == ("digit", str(digit))
     assert f'class="mnist-bar-row mnist-top" data-digit="{digit}"' in pad.view.bars.value
     assert pad.view.bars.value.count("mnist-top") == 1
-    # The enlarged model input is the model's 28x28 input with square pixels (5x5 screen pixels each).
-    shown = np.asarray(Image.open(io.BytesIO(pad.view.model_view.value)))
+    # The model view is the model's 28x28 input itself (the browser enlarges it with square pixels).
+    shown = np.asarray(Image.open(io.BytesIO(img_png(pad.view.model_view.value))))
     expected = np.round(np.clip(pad.prediction.model_input, 0, 1) * 255).astype(np.uint8)
-    assert np.array_equal(shown[::5, ::5], expected)
+    assert np.array_equal(shown, expected)
 
 
 def test_the_reading_is_the_same_as_predicting_the_kernels_raster(pad):
@@ -359,7 +370,8 @@ def test_the_steps_panel_shows_the_preprocessing_of_the_drawing(pad):
     assert len(panel.children) == len(expected) >= 3
     for cell, (name, _) in zip(panel.children, expected):
         image, caption = cell.children
-        assert image.value[:8] == b"\x89PNG\r\n\x1a\n" and name in caption.value
+        assert img_png(image.value)[:8] == b"\x89PNG\r\n\x1a\n" and name in caption.value
+        assert f'alt="Step {name}: ' in image.value
     pad.view.steps_toggle.value = False
     assert pad.view.steps.layout.display == "none"
 

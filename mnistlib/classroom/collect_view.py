@@ -13,43 +13,44 @@ import ipywidgets as widgets
 
 from mnistlib.classroom.collect import ASK, PICK, Collector, SaveOutcome
 from mnistlib.classroom.panels import prompt_html
-from mnistlib.classroom.strokes import PAD_SIZE
-
-
-def _width(px: int, display: str | None = None) -> widgets.Layout:
-    return widgets.Layout(width=f"{px}px", display=display)
 
 
 class CollectView:
-    """Collect mode's widgets; ``below`` are the ones under the pad's buttons, the prompt goes above the canvas."""
+    """Collect mode's widgets; the prompt goes above the canvas, ``below`` are Save and the label's controls.
+
+    Their sizes and places are the pad's CSS (panels.PAD_CSS): beside the pad, or under its buttons
+    when the pad has the page's width.
+    """
 
     def __init__(self, nicknames: bool) -> None:
-        self.prompt = widgets.HTML(prompt_html("", None, ASK), layout=widgets.Layout(width="100%"))
+        self.prompt = widgets.HTML(prompt_html("", None, ASK))
         self.prompt.add_class("mnist-prompt")
         self.save_button = widgets.Button(
             description="Save",
             icon="save",
             button_style="success",
             tooltip="Save the drawing and its label in the class's collection",
-            layout=_width(PAD_SIZE),
         )
+        self.save_button.add_class("mnist-save")
         self.mode_toggle = widgets.ToggleButtons(
             options=[("Ask me", ASK), ("I pick", PICK)],
             tooltips=["The pad names the digit to draw", "You pick the digit you drew"],
-            layout=_width(PAD_SIZE + 4),
         )
-        self.mode_toggle.style.button_width = "134px"
+        self.mode_toggle.add_class("mnist-mode")
         self.label_picker = widgets.ToggleButtons(
-            options=[str(d) for d in range(10)], value=None, layout=_width(PAD_SIZE + 4, "none")
+            options=[str(d) for d in range(10)],
+            value=None,
+            tooltips=[f"The digit I drew: {d}" for d in range(10)],
+            layout=widgets.Layout(display="none"),
         )
-        self.label_picker.style.button_width = "24px"
         self.label_picker.add_class("mnist-label-picker")
         self.nickname = widgets.Text(
             description="Nickname",
             placeholder="optional",
-            layout=_width(PAD_SIZE, "flex" if nicknames else "none"),
+            layout=widgets.Layout(display="flex" if nicknames else "none"),
         )
         self.nickname.style.description_width = "70px"
+        self.nickname.add_class("mnist-nickname")
         self.below = [self.save_button, self.mode_toggle, self.label_picker, self.nickname]
 
     def show_prompt(self, text: str, digit: int | None, mode: str) -> None:

@@ -35,10 +35,12 @@ from mnistlib.classroom.panels import (
     bars_html,
     caption_html,
     message_html,
-    png_bytes,
+    model_view_html,
+    pad_help_html,
     reading_html,
     reading_state,
     step_caption_html,
+    step_image_html,
     upload_error_text,
 )
 from mnistlib.classroom.store import ClassStore
@@ -47,7 +49,6 @@ from mnistlib.classroom.strokes import (
     LIVE_INTERVAL,
     MAX_BATCH_POINTS,
     MAX_UPLOAD_BYTES,
-    MODEL_VIEW_SIZE,
     PAD_SIZE,
     UNSURE_BELOW,
     Strokes,
@@ -101,59 +102,63 @@ def _guarded(handler: Callable) -> Callable:
     return run
 
 
-def _px(size: int) -> str:
-    return f"{size}px"
+# The canvas's size on the page: PAD_CSS fits it to the notebook's column or the app's window (its pixels
+# stay PAD_SIZE, so what the model reads is the same at every size); 280 px until the CSS has loaded.
+PAD_SIDE = f"var(--mnist-pad-size, {PAD_SIZE}px)"
 
 
 def steps_widget(steps: Sequence[tuple[str, np.ndarray]], size: int = 120) -> widgets.HBox:
     """Show preprocessing steps side by side, each enlarged with square pixels above its caption."""
     cells = []
     for name, array in steps:
-        image = widgets.Image(value=png_bytes(array, size), format="png")
+        image = widgets.HTML(step_image_html(name, array, size))
         label = widgets.HTML(step_caption_html(name, array.shape))
         cells.append(widgets.VBox([image, label], layout=widgets.Layout(align_items="center")))
     box = widgets.HBox(cells, layout=widgets.Layout(flex_flow="row wrap"))
-    box.add_class("mnist-model-input")
     box.add_class("mnist-steps-row")
     return box
+
+
+def _classed(widget: widgets.DOMWidget, *names: str) -> widgets.DOMWidget:
+    for name in names:
+        widget.add_class(name)
+    return widget
 
 
 class PadView(widgets.VBox):
     """What the pad puts on the page: canvas, buttons, model menu, reading, bars and the model's input.
 
     ``collect`` is collect mode's ``CollectView`` (its prompt goes above the canvas, its controls
-    under the buttons), or None.
+    beside the pad, or under the buttons when the pad has the page's width), or None. Sizes and
+    places are PAD_CSS's: the widgets carry class names, not sizes.
     """
 
     def __init__(self, model_labels: Sequence[str], brush: int, collect: CollectView | None = None) -> None:
         self.canvas = Canvas(
-            width=PAD_SIZE, height=PAD_SIZE, layout=widgets.Layout(width=_px(PAD_SIZE), height=_px(PAD_SIZE))
+            width=PAD_SIZE, height=PAD_SIZE, layout=widgets.Layout(width=PAD_SIDE, height=PAD_SIDE)
         )
         self.canvas.add_class("mnist-canvas")
         self.canvas.add_class(f"mnist-brush-{brush}")  # for the app page's script that inks strokes itself
-        self.clear_button = widgets.Button(description="Clear", icon="eraser", layout=_flex(1))
-        self.undo_button = widgets.Button(description="Undo", icon="undo", layout=_flex(1))
+        self.help = _classed(widgets.HTML(pad_help_html()), "mnist-pad-help")
+        self.clear_button = widgets.Button(description="Clear", icon="eraser", tooltip="Wipe the pad")
+        self.undo_button = widgets.Button(
+            description="Undo", icon="undo", tooltip="Take back the last stroke"
+        )
         self.upload = widgets.FileUpload(
-            accept="image/*", multiple=False, description="Upload", layout=_flex(1.4)
+            accept="image/*",
+            multiple=False,
+            description="Upload",
+            tooltip="Read a photo or picture of one digit",
         )
-        self.model_menu = widgets.Dropdown(
-            options=list(model_labels), description="Model", layout=widgets.Layout(width=_px(PAD_SIZE))
-        )
+        self.upload.add_class("mnist-upload")
+        self.model_menu = widgets.Dropdown(options=list(model_labels), description="Model")
         self.model_menu.style.description_width = "45px"
         self.message = widgets.HTML(message_html())
-        self.reading = widgets.HTML(reading_html("blank"), layout=widgets.Layout(width="100%"))
-        self.bars = widgets.HTML(bars_html(), layout=widgets.Layout(width="100%"))
-        self.model_view = widgets.Image(
-            value=png_bytes(BLANK_INPUT, MODEL_VIEW_SIZE),
-            format="png",
-            width=MODEL_VIEW_SIZE,
-            height=MODEL_VIEW_SIZE,
-        )
+        self.reading = widgets.HTML(reading_html("blank"))
+        self.bars = widgets.HTML(bars_html())
+        self.model_view = widgets.HTML(model_view_html(BLANK_INPUT))
         self.steps_toggle = widgets.ToggleButton(
-            description="Show steps",
-            icon="eye",
-            tooltip="Show how the drawing becomes a 28x28 MNIST digit",
-            layout=widgets.Layout(width=_px(MODEL_VIEW_SIZE)),
+            description="Show steps", icon="eye", tooltip="Show how the drawing becomes a 28x28 MNIST digit"
         )
         self.steps = widgets.HBox(layout=widgets.Layout(display="none"))
         self.collect = collect
@@ -163,36 +168,29 @@ class PadView(widgets.VBox):
             (self.message, "mnist-message"),
             (self.model_view, "mnist-model-view"),
             (self.steps, "mnist-steps"),
+            (self.model_menu, "mnist-model-menu"),
+            (self.steps_toggle, "mnist-steps-toggle"),
         ]:
             widget.add_class(css)
-        super().__init__(
-            [widgets.HTML(PAD_CSS, layout=widgets.Layout(height="0px")), self._row(), self.steps]
-        )
+        super().__init__([_classed(widgets.HTML(PAD_CSS), "mnist-style"), self._row(), self.steps])
         self.add_class("mnist-pad")
+        if collect is not None:
+            self.add_class("mnist-collecting")
 
     def _row(self) -> widgets.HBox:
-        """Lay out the pad's three columns: drawing and controls, reading and bars, the model's input."""
-        column = widgets.Layout(width=_px(PAD_SIZE + 4))
-        buttons = widgets.HBox([self.clear_button, self.undo_button, self.upload], layout=column)
-        controls = [self.canvas, buttons, self.model_menu, self.message]
-        if self.collect is not None:
-            controls = [
-                self.collect.prompt,
-                self.canvas,
-                buttons,
-                *self.collect.below,
-                self.model_menu,
-                self.message,
-            ]
-        left = widgets.VBox(controls, layout=column)
-        middle = widgets.VBox([self.reading, self.bars], layout=widgets.Layout(width="240px"))
+        """Lay out the pad's three columns: drawing, reading and bars, and the rest (collect mode's, the model's)."""
+        buttons = _classed(widgets.HBox([self.clear_button, self.undo_button, self.upload]), "mnist-buttons")
+        head = [] if self.collect is None else [self.collect.prompt]
+        draw = _classed(widgets.VBox([*head, self.help, self.canvas, buttons, self.message]), "mnist-draw")
+        result = _classed(widgets.VBox([self.reading, self.bars]), "mnist-result")
         caption = widgets.HTML(caption_html("What the model sees<br>28 x 28 pixels"))
-        right = widgets.VBox(
-            [caption, self.model_view, self.steps_toggle],
-            layout=widgets.Layout(width=_px(MODEL_VIEW_SIZE + 8), align_items="center"),
+        model_input = _classed(
+            widgets.VBox([caption, self.model_view, self.steps_toggle]), "mnist-model-input"
         )
-        right.add_class("mnist-model-input")
-        row = widgets.HBox([left, middle, right], layout=widgets.Layout(align_items="flex-start"))
+        side = [self.model_menu, model_input]
+        if self.collect is not None:
+            side.insert(0, _classed(widgets.VBox(self.collect.below), "mnist-collect"))
+        row = widgets.HBox([draw, result, _classed(widgets.VBox(side), "mnist-side")])
         row.add_class("mnist-row")
         return row
 
@@ -242,7 +240,7 @@ class PadView(widgets.VBox):
         self.reading.value = reading_html(state, digit, p, strokes, live)
         self.bars.value = bars_html(p, unsure_below)
         model_input = BLANK_INPUT if prediction is None else prediction.model_input
-        self.model_view.value = png_bytes(model_input, MODEL_VIEW_SIZE)
+        self.model_view.value = model_view_html(model_input)
         return state
 
     def show_steps(self, source: np.ndarray | bytes | None) -> None:
@@ -267,10 +265,6 @@ class PadView(widgets.VBox):
     def set_message(self, text: str = "", kind: str = "info") -> None:
         """Show a line of text under the pad (``kind`` "error", "saved", ...); empty text hides it."""
         self.message.value = message_html(text, kind)
-
-
-def _flex(grow: float) -> widgets.Layout:
-    return widgets.Layout(flex=f"{grow} 1 0", min_width="0")
 
 
 class DrawingPad:
