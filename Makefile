@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 DEV_STAMP := $(VENV)/.installed-dev-stamp
 
-.PHONY: setup setup-dev hub-proxy data run test lab app classroom bench clean
+.PHONY: setup setup-dev hub-proxy axe data run test lab app classroom bench clean
 
 # Where several Python processes share the cores (Jupyter server, kernels, pytest), PyTorch's
 # spin-waiting OpenMP threads slow each other down 5-40x; passive waiting avoids that. The benchmark
@@ -35,6 +35,14 @@ $(PROXY_BIN): deploy/proxy/package.json deploy/proxy/package-lock.json
 	npm ci --prefix deploy/proxy --no-audit --no-fund --loglevel=error
 	@touch $(PROXY_BIN)
 
+# The accessibility tests' axe-core (npm, pinned in tests/axe/package-lock.json), injected into Chromium.
+AXE_JS := tests/axe/node_modules/axe-core/axe.min.js
+axe: $(AXE_JS)
+
+$(AXE_JS): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
+	@touch $(AXE_JS)
+
 data: setup
 	$(PY) -m mnistlib.data
 
@@ -46,7 +54,7 @@ run: data
 	$(PY) -m tools.runner
 
 # Lint and format check of the whole tree first (seconds), then every test; `ruff format .` fixes the format.
-test: data setup-dev hub-proxy
+test: data setup-dev hub-proxy axe
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	MNISTLIB_SMOKE=1 $(PY) -m pytest
