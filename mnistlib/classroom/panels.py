@@ -280,8 +280,8 @@ PAD_CSS = (
   color: var(--jp-ui-font-color1, #333);}
 .mnist-pad .mnist-message-text.mnist-error {color:#c62828; font-weight:600;}
 .mnist-pad .mnist-message-text.mnist-saved {color:#2e7d32; font-weight:600;}
-.mnist-pad .mnist-prompt-text {font: 600 22px/1.3 system-ui, sans-serif; text-align:center; margin:0;
-  color: var(--jp-ui-font-color0, #111);}
+.mnist-pad .mnist-prompt-text {font: 600 clamp(15px, 0.08 * var(--mnist-pad-size), 22px)/1.3 system-ui, sans-serif;
+  text-align:center; margin:0; color: var(--jp-ui-font-color0, #111);} /* one line over the pad */
 .mnist-pad .mnist-caption {font-size:var(--mnist-small); line-height:1.35; text-align:center;
   color: var(--jp-ui-font-color1, #333);}
 .mnist-pad .mnist-model-input {align-items:center; gap:6px; overflow:visible;}
