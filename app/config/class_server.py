@@ -28,6 +28,7 @@ import hmac
 import secrets
 
 import tornado.web
+import tornado.websocket
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.authorizer import Authorizer
 from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
@@ -60,6 +61,7 @@ class ClassKernelManager(AsyncMappingKernelManager):
         self._pages: dict[str, str] = {}  # kernel id -> its page's secret
         self._connected: set[str] = set()  # kernels whose page connected at least once
         self._starting: set[str] = set()  # ids of kernels being started, counted before they exist
+        self._stopping: dict[str, asyncio.Future] = {}  # kernels being shut down
 
     def kernel_count(self) -> int:
         """Return the kernels running or starting."""
@@ -110,11 +112,34 @@ class ClassKernelManager(AsyncMappingKernelManager):
             asyncio.ensure_future(self.shutdown_kernel(kernel_id))
 
     async def shutdown_kernel(self, kernel_id: str, *args, **kwargs) -> None:
-        """Shut a kernel down as jupyter_server does, and forget its page."""
-        self._pages.pop(kernel_id, None)
-        self._connected.discard(kernel_id)
-        forget_request_info(kernel_id)
-        return await super().shutdown_kernel(kernel_id, *args, **kwargs)
+        """Shut a kernel down as jupyter_server does, once (a second call waits for the first), then forget its page.
+
+        A page says reload, and closes, as soon as its kernel restarts: its beacons (the page's own
+        and Voila's) come while the restart runs, and jupyter_client cannot shut a kernel down before
+        its restart is over (InvalidStateError), so they wait for it.
+        """
+        if kernel_id in self._stopping:
+            return await asyncio.shield(self._stopping[kernel_id])
+        self._stopping[kernel_id] = done = asyncio.get_running_loop().create_future()
+        try:
+            deadline = asyncio.get_running_loop().time() + 60
+            while asyncio.get_running_loop().time() < deadline:  # a restart replaces `ready` at each step
+                ready = getattr(self._kernels.get(kernel_id), "ready", None)
+                if ready is None or ready.done():
+                    break
+                await asyncio.sleep(0.1)
+            result = await super().shutdown_kernel(kernel_id, *args, **kwargs)
+            self._pages.pop(kernel_id, None)
+            self._connected.discard(kernel_id)
+            forget_request_info(kernel_id)
+            done.set_result(result)
+            return result
+        except BaseException as exc:
+            done.set_exception(exc)
+            done.exception()  # retrieved here: a second caller re-raises it, nobody logs it twice
+            raise
+        finally:
+            del self._stopping[kernel_id]
 
 
 def forget_request_info(kernel_id: str) -> None:
@@ -149,10 +174,14 @@ class PageAuthorizer(Authorizer):
             return True
         kernel_id = handler.path_kwargs.get("kernel_id")
         if kernel_id and kernel_id not in handler.settings["kernel_manager"]:
-            return (
-                True  # nothing to protect: the handler says 404, and a page whose kernel is gone says reload
-            )
-        return bool(kernel_id) and page_owns(handler, kernel_id)
+            return True  # nothing to protect: the handler says 404 (a page whose kernel went says reload)
+        if kernel_id and page_owns(handler, kernel_id):
+            return True
+        if isinstance(handler, tornado.websocket.WebSocketHandler):
+            # Its error page needs templates the kernel websocket handler lacks: a traceback per refusal.
+            handler.set_status(403)
+            raise tornado.web.Finish("Not this page's kernel.")
+        return False
 
 
 class _PageKernels:
@@ -235,7 +264,7 @@ def _shutdown_handler(base: type) -> type:
 class ClosedHandler(tornado.web.RequestHandler):
     """A route the app does not serve."""
 
-    def get(self, *args) -> None:
+    def get(self, *args, **kwargs) -> None:
         raise tornado.web.HTTPError(404)
 
 

@@ -29,6 +29,7 @@ from typing import ClassVar
 
 from jupyter_server.services.kernels.connection.channels import ZMQChannelsWebsocketConnection
 from tornado import web
+from tornado.websocket import WebSocketClosedError
 
 V1 = "v1.kernel.websocket.jupyter.org"
 MAX_SOCKETS = 3  # a page's widget manager holds one; a reconnect may overlap the old one for a moment
@@ -166,15 +167,20 @@ class AppKernelConnection(ZMQChannelsWebsocketConnection):
             self.log.warning(
                 "Refused a websocket to %s: it does not offer %s (legacy protocol)", self._where(), V1
             )
-            raise web.HTTPError(400, "The app's kernels speak only the v1 websocket protocol.")
+            self._refuse(400, "The app's kernels speak only the v1 websocket protocol.")
         if self._sockets[self.kernel_id] >= MAX_SOCKETS:
             self.log.warning("Refused a websocket to %s: %d already open", self._where(), MAX_SOCKETS)
-            raise web.HTTPError(429, "Too many connections to this kernel.")
+            self._refuse(429, "Too many connections to this kernel.")
         self._pace = Pace()
         self._dropped = 0
         self._counted = False
         self._closing = False  # refused: whatever still arrives is dropped
         await super().prepare()
+
+    def _refuse(self, status: int, text: str) -> None:
+        """Answer the upgrade request with ``status`` and ``text`` (an error page would need a template it lacks)."""
+        self.websocket_handler.set_status(status)
+        raise web.Finish(text)
 
     def connect(self):
         """Connect as jupyter_server does, counting this websocket (one over the limit is closed at once)."""
@@ -220,6 +226,15 @@ class AppKernelConnection(ZMQChannelsWebsocketConnection):
         )
         msg["content"] = {"ename": "Error", "evalue": "(details in the server's log)", "traceback": []}
         msg_list[3] = self.session.pack(msg["content"])
+
+    def _on_zmq_reply(self, stream, msg_list) -> None:
+        """Relay a kernel's message as jupyter_server does, but not to a websocket already closed or refused."""
+        if self._closing:
+            return
+        try:
+            super()._on_zmq_reply(stream, msg_list)
+        except WebSocketClosedError:  # closed by the client meanwhile: its on_close disconnects the streams
+            pass
 
     def handle_incoming_message(self, incoming_msg) -> None:
         """Check a frame, then pass it to jupyter_server's handling; close or drop what a page never sends."""
