@@ -18,7 +18,7 @@ def predict_proba(
     batch_size: int = 2000,
     device: torch.device | str | None = None,
 ) -> torch.Tensor:
-    """Return class probabilities (N, 10) for digits (28, 28), (N, 28, 28) or (N, 1, 28, 28), uint8 or in [0, 1]."""
+    """Return probabilities (N, 10) for digits (28, 28), (N, 28, 28) or (N, 1, 28, 28), uint8 or in [0, 1]."""
     device = torch.device(device) if device is not None else device_of(model)
     X = to_batch(X)
     out = []
@@ -65,14 +65,12 @@ def calibration(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -
     return {"confidence": mean_conf, "accuracy": acc, "count": count}
 
 
-# --------------------------------------------------------------------------------------------------
-# Robustness: accuracy when the test digits are moved or turned (notebook 03)
-
+# ---- Robustness: accuracy when the test digits are moved or turned (notebook 03) ---------------------
 ROBUSTNESS_KINDS = ("shift", "shift_down", "rotate")
 
 
 def _like(X: torch.Tensor | np.ndarray, batch: torch.Tensor) -> torch.Tensor | np.ndarray:
-    """Return a changed (N, 1, 28, 28) batch as one (28, 28) numpy image if ``X`` was one, else as the batch."""
+    """Return a changed (N, 1, 28, 28) batch as it is, or as one (28, 28) numpy image if ``X`` was one."""
     return batch[0, 0].numpy() if np.ndim(X) == 2 else batch
 
 
@@ -83,7 +81,7 @@ def shift_images(X: torch.Tensor | np.ndarray, dx: int, dy: int = 0) -> torch.Te
 
 
 def rotate_images(X: torch.Tensor | np.ndarray, degrees: float) -> torch.Tensor | np.ndarray:
-    """Return digits turned ``degrees`` anticlockwise about their centre (bilinear), shaped as ``shift_images``."""
+    """Return digits turned ``degrees`` anticlockwise about their centre, shaped as ``shift_images`` does."""
     turned = TF.rotate(to_batch(X), float(degrees), interpolation=TF.InterpolationMode.BILINEAR)
     return _like(X, turned.clamp(0, 1))
 
@@ -96,7 +94,7 @@ def robustness_curve(
     amounts: list[float] | tuple[float, ...],
     device: torch.device | str | None = None,
 ) -> list[float]:
-    """Return the accuracy for each amount: pixels right (``shift``), pixels down (``shift_down``) or degrees (``rotate``)."""
+    """Return the accuracy per amount: pixels right (shift), pixels down (shift_down) or degrees (rotate)."""
     if kind not in ROBUSTNESS_KINDS:
         raise ValueError(f"kind must be one of {ROBUSTNESS_KINDS}, not {kind!r}.")
     change = {
@@ -108,6 +106,6 @@ def robustness_curve(
 
 
 def expected_calibration_error(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -> float:
-    """Return the gap between confidence and accuracy, averaged over the bins of ``calibration`` by their size."""
+    """Return the gap between confidence and accuracy, averaged over ``calibration``'s bins by their size."""
     cal = calibration(probs, y_true, num_bins)
     return ((cal["accuracy"] - cal["confidence"]).abs() * cal["count"]).sum().item() / max(len(probs), 1)

@@ -28,31 +28,21 @@ def one_digit(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     return x
 
 
-# --------------------------------------------------------------------------------------------------
-# What the convolutional layers compute
-
-
+# ---- What the convolutional layers compute -----------------------------------------------------------
 _NO_CONV = "{} has no convolutional layers; use a CNN such as load_shipped('cnn'), or mlp_first_layer()."
 
 
 def conv_activations(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """Return (conv name, module) per Conv2d: the activation after it (what it passes on), else the conv."""
-    chosen: list[tuple[str, nn.Module]] = []
-    pending: tuple[str, nn.Module] | None = None
+    activations = (nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU)
+    chosen, pending = [], None  # pending: the last conv, until an activation, a Linear or a conv follows
     for name, module in model.named_modules():
+        if pending and isinstance(module, (*activations, nn.Linear, nn.Conv2d)):
+            chosen.append((pending[0], module) if isinstance(module, activations) else pending)
+            pending = None
         if isinstance(module, nn.Conv2d):
-            if pending is not None:
-                chosen.append(pending)
             pending = (name, module)
-        elif pending is not None and isinstance(module, (nn.ReLU, nn.GELU, nn.SiLU, nn.LeakyReLU)):
-            chosen.append((pending[0], module))
-            pending = None
-        elif pending is not None and isinstance(module, nn.Linear):
-            chosen.append(pending)  # no activation before the classifier: show the conv output itself
-            pending = None
-    if pending is not None:
-        chosen.append(pending)
-    return chosen
+    return chosen + ([pending] if pending else [])
 
 
 @torch.no_grad()
@@ -85,10 +75,7 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
     return convs[0].weight.detach().float().cpu()[:, 0]
 
 
-# --------------------------------------------------------------------------------------------------
-# What the fully connected models look for
-
-
+# ---- What the fully connected models look for --------------------------------------------------------
 def mlp_first_layer(model: nn.Module) -> torch.Tensor:
     """Return the first Linear layer's weights as images, shape (hidden units, 28, 28)."""
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
@@ -121,17 +108,14 @@ def mlp_top_units(
     return top.indices, top.values
 
 
-# --------------------------------------------------------------------------------------------------
-# Saliency: which pixels pushed the decision
-
-
+# ---- Saliency: which pixels pushed the decision ------------------------------------------------------
 def gradient_saliency(
     model: nn.Module, image: np.ndarray | torch.Tensor, target: int | None = None, times_input: bool = True
 ) -> np.ndarray:
     """Return (28, 28): the gradient of the target's score with respect to each pixel, times the pixel.
 
-    ``target`` defaults to the predicted digit. With ``times_input=False`` you get the plain
-    gradient, which also says where *adding* ink would change the score.
+    ``target`` defaults to the predicted digit; ``times_input=False`` gives the plain gradient, which
+    also says where *adding* ink would change the score.
     """
     x = one_digit(image).to(device_of(model)).requires_grad_(True)
     with eval_mode(model):
@@ -188,10 +172,7 @@ def _check_target(target: int) -> int:
     return int(target)
 
 
-# --------------------------------------------------------------------------------------------------
-# The penultimate layer: a map of the whole data set
-
-
+# ---- The penultimate layer: a map of the whole data set ----------------------------------------------
 @torch.no_grad()
 def embed(model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = 1000) -> torch.Tensor:
     """Return the features (N, D) the last Linear layer reads, of images (N, 28, 28) uint8 or in [0, 1]."""
@@ -230,8 +211,7 @@ def fit_pca(X: torch.Tensor, k: int = 2) -> PCA:
         )
     mean = X.mean(0)
     Xc = X - mean
-    # Eigenvectors of the D x D covariance: much faster than an SVD of the N x D data when N >> D;
-    # float64 for the small eigenproblem so the leading directions are accurate.
+    # the D x D covariance's eigenvectors, in float64 for accuracy: much faster than an SVD when N >> D
     variance, vectors = torch.linalg.eigh((Xc.T @ Xc).double() / (len(X) - 1))
     order = variance.argsort(descending=True)[:k]
     components = vectors[:, order].T  # (k, D)
@@ -252,8 +232,7 @@ def nearest_neighbours(
             f"Query has {query.shape[-1]} features but the bank has {bank.shape[-1]}: "
             "embed both with the same model."
         )
-    # Exact distances: cdist's faster matrix-product formula is off by ~1e-2 here, so a digit's
-    # distance to itself would not be 0.
+    # exact: cdist's faster matrix-product formula is ~1e-2 off, and a digit's own distance would not be 0
     distances = torch.cdist(query, bank.float(), compute_mode="donot_use_mm_for_euclid_dist")
     top = distances.topk(min(k, len(bank)), largest=False)
     return top.indices, top.values
@@ -268,10 +247,7 @@ def nearest_centroid_accuracy(points: torch.Tensor, labels: torch.Tensor) -> flo
     return (predicted == labels).float().mean().item()
 
 
-# --------------------------------------------------------------------------------------------------
-# Out-of-distribution moments: the same digit changed, or something that is no digit at all
-
-
+# ---- Out-of-distribution moments: the same digit changed, or something that is no digit at all -------
 def thicken(image: np.ndarray | torch.Tensor, pixels: int = 1) -> np.ndarray:
     """Return the strokes made ``pixels`` thicker on each side (negative: thinner): grey-level dilation."""
     x = one_digit(image)[0]  # (1, 28, 28)

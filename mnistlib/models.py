@@ -84,7 +84,7 @@ class Normalize(nn.Module):
 
 
 class MLP(ModelBase):
-    """A multi-layer perceptron: the 784 pixels in a row, one hidden layer of 128 units with ReLU, 10 scores."""
+    """A multi-layer perceptron: 784 pixels in a row, a hidden layer of 128 units with ReLU, 10 scores."""
 
     def __init__(self, mean: float = MNIST_MEAN, std: float = MNIST_STD) -> None:
         super().__init__()
@@ -128,7 +128,7 @@ def _conv_block(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
 
 
 class SmallCNN(ModelBase):
-    """The default model: three conv blocks with BatchNorm and a small hidden layer; trains in seconds on a CPU.
+    """The default model: three conv blocks with BatchNorm, a small hidden layer; trains in seconds on a CPU.
 
     Only 16 channels in the first block, whose full-size 28x28 maps cost most on a CPU; the hidden
     layer of 128 buys accuracy almost for free (``python -m tools.bench`` times it).
@@ -183,28 +183,17 @@ class ModelSpec:
 
 
 # Label smoothing aims every clear digit at "91 % sure" and the temperature sharpens it back to honest;
-# the pen-width augmentation is for the pad, where pens are thicker than MNIST's. docs/benchmarks.md
-# gives the measurements behind each choice.
+# the pen-width augmentation is for the pad's thick pens. docs/benchmarks.md has the measurements.
 _CNN_RECIPE = Recipe(
-    num_epochs=5,
-    batch_size=256,
-    lr=6e-3,
-    weight_decay=5e-4,
-    augment=0.5,
-    stroke=1.0,
-    thin=0.5,
-    stroke_share=0.3,
-    label_smoothing=0.1,
-    temperature=0.43,
-)
-# The lessons train the MLP and the plain CNN the same way, so that only their shape differs: plain
-# gradient descent with Adam at a constant learning rate, no augmentation.
+    num_epochs=5, batch_size=256, lr=6e-3, weight_decay=5e-4, label_smoothing=0.1, temperature=0.43,
+    augment=0.5, stroke=1.0, thin=0.5, stroke_share=0.3,
+)  # fmt: skip
+# The MLP and the plain CNN train alike (Adam, constant rate, no augmentation): only their shape differs.
 LESSON_RECIPE = Recipe(
     num_epochs=5, batch_size=64, lr=1e-3, weight_decay=0.0, optimizer="adam", onecycle=False
 )
 
-# name -> spec. The shipped models come first: the first one is the default (mnistlib.load_model())
-# and heads the pad's menu, in this order.
+# name -> spec; the shipped models first, in the pad menu's order: the first is load_model()'s default.
 MODELS: dict[str, ModelSpec] = {
     spec.name: spec
     for spec in [

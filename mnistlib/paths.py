@@ -10,8 +10,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # MNISTLIB_DATA_DIR lets a classroom keep one download outside the repository.
 DATA_DIR = Path(os.environ.get("MNISTLIB_DATA_DIR", REPO_ROOT / "data")).expanduser()
 MODELS_DIR = REPO_ROOT / "models"  # the shipped models
-# Where students' own checkpoints (models/student_*.pt) are saved and where the pad looks for them.
-# MNISTLIB_MODELS_DIR moves them out of a shared, read-only install (JupyterHub: each student's home).
+# Students' own checkpoints (student_*.pt); MNISTLIB_MODELS_DIR moves them out of a read-only install.
 STUDENT_MODELS_DIR = Path(os.environ.get("MNISTLIB_MODELS_DIR", MODELS_DIR)).expanduser()
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 

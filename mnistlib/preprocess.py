@@ -6,17 +6,15 @@ that its centre of mass landed on pixel (14, 14), counting pixel ``i`` as centre
 
 ``to_mnist`` makes any picture of a digit look like that, in these steps::
 
-    grey      decode, composite transparency, convert to grey       (H, W) in [0, 1]
-    ink       invert dark-on-light pictures so the ink is bright    (H, W)
-    cleaned   subtract background, uneven light and noise;          (H, W)
-              the ink's level becomes 1
-    cropped   cut to the ink's bounding box, stray specks left out  (h, w)
-    fitted    scale the long side to 20 px, aspect ratio kept;      (<= 20, <= 20)
-              hairlines thickened to MNIST's pen width
-    centered  place in 28x28 with the centre of mass at (14, 14)    (28, 28) float32 in [0, 1]
+    grey      decode, composite transparency, convert to grey                 (H, W) in [0, 1]
+    ink       invert dark-on-light pictures so the ink is bright              (H, W)
+    cleaned   subtract background, uneven light and noise; ink scaled to 1    (H, W)
+    cropped   cut to the ink's bounding box, stray specks left out            (h, w)
+    fitted    scale the long side to 20 px, aspect kept; hairlines thickened  (<= 20, <= 20)
+    centered  place in 28x28 with the centre of mass at (14, 14)              (28, 28) float32 in [0, 1]
 
-The steps follow in that order; reading and checking what a user hands over (a file, bytes, a PIL
-image, an array) comes last. The normalisation constants live here only.
+The steps follow in that order, then the reading of what a user hands over. The normalisation
+constants live here only.
 """
 
 from __future__ import annotations
@@ -31,8 +29,7 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageFilter, ImageOps
 
-# Mean and standard deviation of the MNIST training pixels, scaled to [0, 1]. The models
-# normalise with these themselves: everything else hands them images in [0, 1].
+# Mean and standard deviation of MNIST's training pixels in [0, 1]: the models normalise with them.
 MNIST_MEAN = 0.1307
 MNIST_STD = 0.3081
 
@@ -90,8 +87,6 @@ def to_mnist(
 
 
 # ----------------------------------------------------------------------------- ink: bright on dark
-
-
 def border(image: np.ndarray) -> np.ndarray:
     """Return the outermost ring of pixels: mostly paper, since a digit seldom runs along the edges."""
     return np.concatenate([image[0], image[-1], image[1:-1, 0], image[1:-1, -1]])
@@ -103,8 +98,6 @@ def ink_bright(grey: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- cleaned: background removed
-
-
 def min3x3(grid: np.ndarray) -> np.ndarray:
     """Return each cell's minimum over itself and its 8 neighbours."""
     gh, gw = grid.shape
@@ -152,7 +145,7 @@ def remove_background(ink: np.ndarray) -> np.ndarray:
 
 
 def ink_level(floor: float, above: np.ndarray) -> float:
-    """Return the level of the ink (the pixels ``above`` the floor); BlankImageError if there is too little."""
+    """Return the ink's level (of the pixels ``above`` the floor); BlankImageError if there is too little."""
     if above.size == 0:
         raise BlankImageError("The image is blank: there is no ink on it. Draw a digit first.")
     (level,) = percentiles(above, 99)  # robust to a few bright specks
@@ -165,8 +158,6 @@ def ink_level(floor: float, above: np.ndarray) -> float:
 
 
 # ----------------------------------------------------------------------------- cropped: cut to the ink
-
-
 def ink_span(counts: np.ndarray) -> tuple[int, int]:
     """Return the first and last index of the runs of nonzero ``counts`` that are not specks.
 
@@ -190,8 +181,6 @@ def crop_to_ink(cleaned: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- fitted: into 20 x 20
-
-
 def resize(image: np.ndarray, long_side: int) -> np.ndarray:
     """Scale so the long side is ``long_side`` pixels, keeping the aspect ratio."""
     h, w = image.shape
@@ -229,8 +218,6 @@ def fit_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- centered: in 28 x 28
-
-
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     """Return the (row, column) centre of mass of an image's brightness, pixel ``i`` centred at ``i``."""
     total = float(image.sum(dtype=np.float64))
@@ -242,7 +229,7 @@ def center_of_mass(image: np.ndarray) -> tuple[float, float]:
 
 
 def place(fitted: np.ndarray, center: tuple[float, float]) -> np.ndarray | None:
-    """Paste into SIZE x SIZE with ``center`` (its centre of mass) on CENTER, by whole pixels; None if it won't fit."""
+    """Paste into SIZE x SIZE, ``center`` (centre of mass) on CENTER to the pixel; None if it won't fit."""
     cy, cx = center
     top, left = round(CENTER - cy), round(CENTER - cx)
     h, w = fitted.shape
@@ -268,8 +255,6 @@ def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ----------------------------------------------------------------------------- pixel conventions
-
-
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Return an image as uint8 in 0-255; uint8 stays as it is, floats are taken to be in [0, 1]."""
     image = np.asarray(image)
@@ -287,7 +272,7 @@ def to_float(images: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
 
 
 def to_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
-    """Return one digit (28, 28) or many, (N, 28, 28) or (N, 1, 28, 28), as a float (N, 1, 28, 28) tensor in [0, 1]."""
+    """Return digits (28, 28), (N, 28, 28) or (N, 1, 28, 28) as a float (N, 1, 28, 28) tensor in [0, 1]."""
     x = torch.as_tensor(to_float(images)).detach()
     if x.shape[-2:] != (SIZE, SIZE) or x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] != 1):
         raise ValueError(
@@ -300,8 +285,6 @@ def to_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
 
 
 # ----------------------------------------------------------------------------- grey: reading the picture
-
-
 def to_grey(image: ImageInput) -> np.ndarray:
     """Decode and check any accepted input; return (H, W) float32 grey in [0, 1], transparency composited.
 
@@ -321,7 +304,7 @@ def to_grey(image: ImageInput) -> np.ndarray:
 
 
 def checked_array(image: ImageInput) -> np.ndarray:
-    """Decode and check any input ``to_grey`` accepts; return it as an (H, W), (H, W, 3) or (H, W, 4) array."""
+    """Decode and check any input ``to_grey`` accepts; return an (H, W), (H, W, 3) or (H, W, 4) array."""
     if isinstance(image, (bytes, bytearray, memoryview)):
         image = _decode(io.BytesIO(bytes(image)), "The image in the bytes given")
     elif isinstance(image, (str, os.PathLike)):

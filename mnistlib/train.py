@@ -118,8 +118,7 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
     """Return how many batches an epoch of ``n`` images takes."""
     steps = math.ceil(n / batch_size)
     if n % batch_size == 1 and steps > 1:
-        # A last batch of one image would break BatchNorm (no batch statistics from one sample):
-        # leave it out; shuffling makes it a different image every epoch.
+        # a last batch of one image would break BatchNorm: leave it out (a different one each epoch)
         steps -= 1
     return steps
 
