@@ -18,7 +18,7 @@ from PIL import Image
 
 import mnistlib
 from mnistlib.checkpoints import load_shipped
-from mnistlib.classroom.collect import ASK, PICK, Collector, DigitPrompt
+from mnistlib.classroom.collect import ASK, PICK, Collector, DigitPrompt, a_digit
 from mnistlib.classroom.pad import DrawingPad
 from mnistlib.classroom.store import ANONYMOUS, ClassStore
 from mnistlib.classroom.strokes import Strokes
@@ -65,13 +65,16 @@ def test_pads_ask_in_different_orders_and_a_seed_repeats_one():
 def test_saving_in_ask_mode_stores_the_drawing_with_the_digit_asked_for(store, cnn):
     collector = Collector(store, seed=1)
     asked = collector.prompt.digit
-    assert collector.prompt_text() == f"Draw a {asked}"
+    assert collector.prompt_text() == f"Draw {a_digit(asked)}"
     drawing = strokes_of(7)
     prediction = mnistlib.predict(cnn, drawing.rasterize())
     outcome = collector.save(drawing, prediction, model_name="CNN (shipped)")
 
     assert outcome.kind == "saved" and outcome.label == asked
-    assert outcome.text == f"Saved your {asked} (drawing 1 of this pad). Now draw a {collector.prompt.digit}."
+    assert (
+        outcome.text
+        == f"Saved your {asked} (drawing 1 of this pad). Now draw {a_digit(collector.prompt.digit)}."
+    )
     assert collector.prompt.digit != asked
     record = store.get(outcome.record_id)
     assert record.label == asked and record.student == collector.student_id
@@ -267,7 +270,7 @@ def test_the_pad_asks_for_a_digit_saves_it_clears_and_asks_for_the_next(collect_
     asked = pad.collector.prompt.digit
     assert (
         attribute(pad.view.collect.prompt.value, "digit") == str(asked)
-        and f"Draw a {asked}" in pad.view.collect.prompt.value
+        and f"Draw {a_digit(asked)}" in pad.view.collect.prompt.value
     )
     assert (
         attribute(pad.view.collect.prompt.value, "mode") == "ask"
@@ -280,7 +283,10 @@ def test_the_pad_asks_for_a_digit_saves_it_clears_and_asks_for_the_next(collect_
 
     kind, text = shown_message(pad)
     following = pad.collector.prompt.digit
-    assert kind == "saved" and text == f"Saved your {asked} (drawing 1 of this pad). Now draw a {following}."
+    assert (
+        kind == "saved"
+        and text == f"Saved your {asked} (drawing 1 of this pad). Now draw {a_digit(following)}."
+    )
     assert attribute(pad.view.collect.prompt.value, "digit") == str(following) != str(asked)
     assert pad.strokes.is_empty and pad.state == "blank"  # cleared for the next digit
     record = store.get(int(store.images().ids[0]))
@@ -394,3 +400,11 @@ def test_an_unexpected_failure_in_a_save_keeps_the_pad_working(collect_pad, stor
     assert kind == "error" and "disk went away" in text
     mouse_draw(collect_pad, DIGITS[7])
     assert collect_pad.state in ("digit", "unsure")
+
+
+def test_the_prompts_say_an_8():
+    assert [a_digit(d) for d in (1, 8)] == ["a 1", "an 8"]
+    collector = Collector(ClassStore(read_only=True), seed=0)
+    while collector.prompt.digit != 8:
+        collector.prompt.next()
+    assert collector.prompt_text() == "Draw an 8"

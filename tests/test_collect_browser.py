@@ -26,6 +26,7 @@ from browser_support import (
     wait_for_reading,
 )
 
+from mnistlib.classroom.collect import a_digit
 from mnistlib.classroom.store import ClassStore
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
 from tools.drawn_digits import DIGITS
@@ -90,7 +91,7 @@ def test_draw_the_digit_asked_for_save_and_find_it_in_the_store(page, class_dir)
         asked = prompt(page)
         assert asked["mode"] == "ask" and asked["digit"].isdigit(), asked
         digit = int(asked["digit"])
-        assert asked["text"] == f"Draw a {digit}"
+        assert asked["text"] == f"Draw {a_digit(digit)}"
         strokes = DIGITS[digit]
         mouse_draw(page, strokes)
         read = wait_for_final_reading(page, len(strokes))
@@ -99,7 +100,9 @@ def test_draw_the_digit_asked_for_save_and_find_it_in_the_store(page, class_dir)
         text = wait_for_message(page, "saved")
         screenshot(page, "collect-saved")
         following = prompt(page)
-        assert text == f"Saved your {digit} (drawing 1 of this pad). Now draw a {following['digit']}.", text
+        assert (
+            text == f"Saved your {digit} (drawing 1 of this pad). Now draw {a_digit(following['digit'])}."
+        ), text
         assert following["digit"] != asked["digit"]
         wait_for_reading(page, "blank")  # the pad cleared itself for the next digit
         assert canvas_ink(page)["ink"] == 0

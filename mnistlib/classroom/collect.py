@@ -29,6 +29,11 @@ SAVE_INTERVAL = 1.0  # s: nobody draws a digit faster; the pad (DrawingPad) save
 MAX_SAVES = 300  # drawings one pad saves: ten of every digit three times over
 
 
+def a_digit(digit: int) -> str:
+    """Return "a 3", or "an 8": the digit with its article, as the pad's prompts say it."""
+    return f"an {digit}" if digit == 8 else f"a {digit}"
+
+
 class DigitPrompt:
     """The digits a pad asks for: 0-9 in a shuffled order, then reshuffled, never the same digit twice running."""
 
@@ -138,7 +143,7 @@ class Collector:
     def prompt_text(self) -> str:
         """Return what the pad asks the student to do now."""
         if self.mode == ASK:
-            return f"Draw a {self.prompt.digit}"
+            return f"Draw {a_digit(self.prompt.digit)}"
         if self.picked is None:
             return "Which digit is it?"  # short: the prompt is one line above the pad
         return f"Your drawing is a {self.picked}"
@@ -157,7 +162,7 @@ class Collector:
         """
         label = self.label
         if drawing is None or getattr(drawing, "is_empty", False):
-            what = f"a {label}" if self.mode == ASK else "a digit"
+            what = a_digit(label) if self.mode == ASK else "a digit"
             return SaveOutcome(
                 "blank", f"Nothing to save yet: draw {what} on the black pad, then click Save."
             )
@@ -188,6 +193,6 @@ class Collector:
         self._last_save = self.clock()
         done = f"Saved your {label} (drawing {self.saved} of this pad)."
         if self.mode == ASK:
-            return SaveOutcome("saved", f"{done} Now draw a {self.prompt.next()}.", record_id, label)
+            return SaveOutcome("saved", f"{done} Now draw {a_digit(self.prompt.next())}.", record_id, label)
         self.picked = None  # every drawing gets a label picked for it, not the last one's by mistake
         return SaveOutcome("saved", f"{done} Draw the next digit and pick its label.", record_id, label)
