@@ -1,7 +1,5 @@
 """Save and load models with everything needed to rebuild them; atomic writes, no pickle code."""
 
-from __future__ import annotations
-
 import io
 from pathlib import Path
 from typing import Any
@@ -41,10 +39,7 @@ def _plain(value: Any) -> Any:
 
 
 def save_checkpoint(model: nn.Module, path: str | Path, **metadata: Any) -> Path:
-    """Write the weights, the model's name and arguments and ``metadata`` to ``path`` atomically.
-
-    Metadata must be plain data (numbers, strings, lists, dicts): it is loaded with ``weights_only=True``.
-    """
+    """Write ``model``'s weights, name and arguments and plain-data ``metadata`` to ``path`` atomically."""
     name = model_name(model)  # first: a model outside MODELS has no model_args either
     args = _plain(model.model_args)  # recorded by mnistlib.models.ModelBase when the model was built
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}

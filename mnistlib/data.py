@@ -1,11 +1,8 @@
 """Fetch, verify and cache MNIST, then hand it out as whole tensors held in memory.
 
-The four IDX files come from the ``source`` argument or ``$MNIST_SOURCE`` (a folder or URL holding them,
-gzipped or not: a classroom share, a USB stick), else from torchvision's download. Each is checked against
-its published SHA-256; the verified copies live in ``<data dir>/MNIST/raw/``, as torchvision keeps them.
+The four IDX files come from ``source`` or ``$MNIST_SOURCE`` (a folder or URL, gzipped or not), else from
+torchvision's download; each is checked against its published SHA-256 and kept in ``<data dir>/MNIST/raw/``.
 """
-
-from __future__ import annotations
 
 import gzip
 import hashlib
@@ -94,9 +91,7 @@ def _decompress(blob: bytes, where: str) -> bytes:
     try:
         return gzip.decompress(blob)
     except (OSError, EOFError, zlib.error) as exc:
-        raise CorruptFileError(
-            f"{where} is a damaged gzip file ({exc}). Replace it with a fresh copy of the file."
-        ) from exc
+        raise CorruptFileError(f"{where} is a damaged gzip file ({exc}): use a fresh copy.") from exc
 
 
 def _download_with_torchvision(root: Path) -> None:
@@ -118,14 +113,11 @@ def ensure_mnist(root: str | Path | None = None, source: str | Path | None = Non
     root = Path(root if root is not None else DATA_DIR)
     source = source if source is not None else os.environ.get(SOURCE_ENV) or None
     folder = raw_dir(root)
-    missing = []
-    for name in SHA256:
-        path = folder / name
+    for path in (folder / name for name in SHA256):
         if path.exists() and not _is_verified(path):
             print(f"mnistlib: {path} is corrupt or truncated (SHA-256 mismatch); fetching it again.")
             path.unlink()
-        if not path.exists():
-            missing.append(name)
+    missing = [name for name in SHA256 if not (folder / name).exists()]
     if not missing:
         return folder
     if source is None:

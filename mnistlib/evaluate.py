@@ -1,7 +1,5 @@
 """Predictions and metrics on whole tensors: accuracy, per class, confusion matrix, worst mistakes."""
 
-from __future__ import annotations
-
 import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
@@ -69,21 +67,16 @@ def calibration(probs: torch.Tensor, y_true: torch.Tensor, num_bins: int = 10) -
 ROBUSTNESS_KINDS = ("shift", "shift_down", "rotate")
 
 
-def _like(X: torch.Tensor | np.ndarray, batch: torch.Tensor) -> torch.Tensor | np.ndarray:
-    """Return a changed (N, 1, 28, 28) batch as it is, or as one (28, 28) numpy image if ``X`` was one."""
-    return batch[0, 0].numpy() if np.ndim(X) == 2 else batch
-
-
 def shift_images(X: torch.Tensor | np.ndarray, dx: int, dy: int = 0) -> torch.Tensor | np.ndarray:
     """Return digits moved ``dx`` px right and ``dy`` down: (N, 1, 28, 28) floats, or one (28, 28) image."""
     moved = TF.affine(to_batch(X), angle=0.0, translate=[int(dx), int(dy)], scale=1.0, shear=[0.0, 0.0])
-    return _like(X, moved)
+    return moved[0, 0].numpy() if np.ndim(X) == 2 else moved
 
 
 def rotate_images(X: torch.Tensor | np.ndarray, degrees: float) -> torch.Tensor | np.ndarray:
     """Return digits turned ``degrees`` anticlockwise about their centre, shaped as ``shift_images`` does."""
-    turned = TF.rotate(to_batch(X), float(degrees), interpolation=TF.InterpolationMode.BILINEAR)
-    return _like(X, turned.clamp(0, 1))
+    turned = TF.rotate(to_batch(X), float(degrees), interpolation=TF.InterpolationMode.BILINEAR).clamp(0, 1)
+    return turned[0, 0].numpy() if np.ndim(X) == 2 else turned
 
 
 def robustness_curve(

@@ -4,8 +4,7 @@ The computations only; the plots are in ``mnistlib.viz``. One ``image`` means wh
 (28, 28) floats in [0, 1], ink bright, such as ``mnistlib.predict(model, drawing).model_input``.
 """
 
-from __future__ import annotations
-
+import contextlib
 import math
 from dataclasses import dataclass
 
@@ -21,8 +20,7 @@ from mnistlib.runtime import device_of, eval_mode
 
 def one_digit(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Return one (28, 28) digit in [0, 1] as a float32 batch (1, 1, 28, 28), or say what to pass instead."""
-    # np.array copies: torch would warn about sharing model_input, which is read-only
-    x = to_batch(np.array(image) if isinstance(image, np.ndarray) else image)
+    x = to_batch(np.array(image) if isinstance(image, np.ndarray) else image)  # model_input is read-only
     if len(x) != 1:
         raise ValueError(f"Expected one 28x28 digit, got {len(x)}: pass pred.model_input (mnistlib.predict).")
     return x
@@ -57,13 +55,10 @@ def feature_maps(model: nn.Module, image: np.ndarray | torch.Tensor) -> dict[str
         # clone: an in-place ReLU after the watched module would otherwise change the kept tensor
         return lambda module, args, output: maps.__setitem__(name, output[0].detach().float().cpu().clone())
 
-    handles = [module.register_forward_hook(keep(name)) for name, module in watched]
-    try:
-        with eval_mode(model):
-            model(one_digit(image).to(device_of(model)))
-    finally:
-        for handle in handles:
-            handle.remove()
+    with contextlib.ExitStack() as hooks, eval_mode(model):  # the hooks are removed when the block ends
+        for name, module in watched:
+            hooks.enter_context(module.register_forward_hook(keep(name)))
+        model(one_digit(image).to(device_of(model)))
     return maps
 
 
@@ -78,13 +73,10 @@ def first_layer_filters(model: nn.Module) -> torch.Tensor:
 # ---- What the fully connected models look for --------------------------------------------------------
 def mlp_first_layer(model: nn.Module) -> torch.Tensor:
     """Return the first Linear layer's weights as images, shape (hidden units, 28, 28)."""
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears or linears[0].in_features != 784:
-        raise ValueError(
-            f"{type(model).__name__} does not start with a Linear layer reading 784 pixels; "
-            "use an MLP such as load_shipped('mlp')."
-        )
-    return linears[0].weight.detach().float().cpu().reshape(-1, 28, 28)
+    first = _linear_layers(model)[0]
+    if first.in_features != 784:
+        raise ValueError(f"{type(model).__name__} is not an MLP reading 784 pixels: use load_shipped('mlp').")
+    return first.weight.detach().float().cpu().reshape(-1, 28, 28)
 
 
 def _linear_layers(model: nn.Module) -> list[nn.Linear]:
@@ -114,8 +106,7 @@ def gradient_saliency(
 ) -> np.ndarray:
     """Return (28, 28): the gradient of the target's score with respect to each pixel, times the pixel.
 
-    ``target`` defaults to the predicted digit; ``times_input=False`` gives the plain gradient, which
-    also says where *adding* ink would change the score.
+    ``target`` defaults to the predicted digit; ``times_input=False``: the plain gradient, where ink helps.
     """
     x = one_digit(image).to(device_of(model)).requires_grad_(True)
     with eval_mode(model):
@@ -147,9 +138,7 @@ def occlusion_saliency(
     if score not in ("logit", "probability"):
         raise ValueError(f'score must be "logit" or "probability", got {score!r}.')
     x = one_digit(image)[0, 0]
-    starts = list(range(0, 28 - patch + 1, stride))
-    if starts[-1] != 28 - patch:
-        starts.append(28 - patch)  # make sure the last rows and columns are covered too
+    starts = [*range(0, 28 - patch, stride), 28 - patch]  # the last rows and columns are covered too
     corners = [(r, c) for r in starts for c in starts]
     batch = x.repeat(len(corners) + 1, 1, 1)  # image 0 is the untouched original
     for i, (r, c) in enumerate(corners, 1):
@@ -178,12 +167,9 @@ def embed(model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int =
     """Return the features (N, D) the last Linear layer reads, of images (N, 28, 28) uint8 or in [0, 1]."""
     X = to_batch(np.array(images) if isinstance(images, np.ndarray) else images)
     last = _linear_layers(model)[-1]
-    out: list[torch.Tensor] = []
-
-    def keep(module: nn.Module, args: tuple) -> None:
-        out.append(args[0].flatten(1).float().cpu())  # the input of the last layer, batch by batch
-
-    with last.register_forward_pre_hook(keep), eval_mode(model):
+    out: list[torch.Tensor] = []  # the last layer's input, batch by batch
+    hook = last.register_forward_pre_hook(lambda module, args: out.append(args[0].flatten(1).float().cpu()))
+    with hook, eval_mode(model):
         for start in range(0, len(X), batch_size):
             model(X[start : start + batch_size].to(device_of(model)))
     return torch.cat(out) if out else torch.empty(0, last.in_features)
@@ -206,9 +192,7 @@ def fit_pca(X: torch.Tensor, k: int = 2) -> PCA:
     """Fit a k-component PCA to rows X (N, D) exactly (deterministic, unlike the randomised pca_lowrank)."""
     X = torch.as_tensor(X).float()
     if X.dim() != 2 or len(X) < 2 or not 1 <= k <= min(X.shape):
-        raise ValueError(
-            f"Need rows X of shape (N >= 2, D) and 1 <= k <= min(N, D); got {tuple(X.shape)}, k={k}."
-        )
+        raise ValueError(f"Need X shaped (N >= 2, D) and 1 <= k <= min(N, D); got {tuple(X.shape)}, k={k}.")
     mean = X.mean(0)
     Xc = X - mean
     # the D x D covariance's eigenvectors, in float64 for accuracy: much faster than an SVD when N >> D
@@ -225,8 +209,7 @@ def nearest_neighbours(
     query: torch.Tensor, bank: torch.Tensor, k: int = 8
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return the indices and Euclidean distances (M, k) of the rows of ``bank`` nearest each query row."""
-    query = torch.as_tensor(query).float()
-    query = query.unsqueeze(0) if query.dim() == 1 else query
+    query = torch.atleast_2d(torch.as_tensor(query).float())  # one row (D,) becomes (1, D)
     if query.shape[-1] != bank.shape[-1]:
         raise ValueError(
             f"Query has {query.shape[-1]} features but the bank has {bank.shape[-1]}: "

@@ -1,12 +1,9 @@
 """The networks, how each is trained (``Recipe``), and ``MODELS``: one entry per model.
 
-A new model is one class and one ``ModelSpec`` in ``MODELS``: the recipes, the shipped files, the pad's
-menu, ``tools/ship.py`` and ``tools/bench.py`` all read that table. Every model records its arguments
-(``ModelBase``), so a checkpoint can rebuild it, and takes floats in [0, 1], (N, 1, 28, 28) or (N, 28, 28),
-ink bright, which it normalises itself: training, lessons and pad cannot disagree about normalisation.
+A new model is one class and one ``ModelSpec`` in ``MODELS``, which the recipes, shipped files, pad menu
+and tools read. Every model records its arguments (``ModelBase``) so a checkpoint can rebuild it, and
+normalises its input itself: floats in [0, 1], (N, 1, 28, 28) or (N, 28, 28), ink bright.
 """
-
-from __future__ import annotations
 
 import functools
 import inspect
@@ -33,8 +30,7 @@ class Recipe:
     optimizer: str = "adamw"  # or "adam", as in the lessons
     onecycle: bool = True
     label_smoothing: float = 0.0
-    # Scores are divided by this for good (folded into the last layer): below 1, fitted on held-out
-    # training digits (python -m tools.recipe_trial), it undoes label smoothing's under-confidence.
+    # scores are divided by this, folded into the last layer (fitted by python -m tools.recipe_trial)
     temperature: float = 1.0
     augment: float = 0.0  # strength of random shift/rotation/scale; 0 = off, 1 = +-2 px, 10 deg, 10 %
     shear: float = 0.0  # random slant and aspect, as people draw: 0 = off, 1 = slant +-0.3, width +-15 %
@@ -119,19 +115,14 @@ class PlainCNN(ModelBase):
 def _conv_block(c_in: int, c_out: int, kernel_size: int = 3) -> nn.Sequential:
     """Conv, 2x2 max-pool, BatchNorm, ReLU: pooling first makes BatchNorm and ReLU work on a quarter
     of the pixels, which on a CPU (where these memory-bound layers dominate) trains faster."""
-    return nn.Sequential(
-        nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False),  # BatchNorm has the bias
-        nn.MaxPool2d(2),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(inplace=True),
-    )
+    conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=False)  # BatchNorm has the bias
+    return nn.Sequential(conv, nn.MaxPool2d(2), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
 
 
 class SmallCNN(ModelBase):
     """The default model: three conv blocks with BatchNorm, a small hidden layer; trains in seconds on a CPU.
 
-    Only 16 channels in the first block, whose full-size 28x28 maps cost most on a CPU; the hidden
-    layer of 128 buys accuracy almost for free (``python -m tools.bench`` times it).
+    The first block has only 16 channels, as its 28x28 maps cost most; the 128 hidden units are nearly free.
     """
 
     def __init__(

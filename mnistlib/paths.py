@@ -1,7 +1,5 @@
 """Where the project's folders are, resolved from the package rather than the working directory."""
 
-from __future__ import annotations
-
 import os
 import tempfile
 from pathlib import Path

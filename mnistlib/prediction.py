@@ -1,7 +1,5 @@
 """Read one picture of a digit: any picture in, the model's reading of it out (``mnistlib.predict``)."""
 
-from __future__ import annotations
-
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +24,7 @@ class Prediction:
         return float(self.probabilities[self.digit])
 
     @classmethod
-    def of(cls, model_input: np.ndarray, probabilities: np.ndarray) -> Prediction:
+    def of(cls, model_input: np.ndarray, probabilities: np.ndarray) -> "Prediction":
         """Return the read-only Prediction of a model input and its ten probabilities."""
         model_input.setflags(write=False)
         probabilities.setflags(write=False)
@@ -36,8 +34,7 @@ class Prediction:
 def predict(model: nn.Module, image: ImageInput) -> Prediction:
     """Preprocess one image the MNIST way (``preprocess.to_mnist``) and return the model's reading.
 
-    ``image``: a PIL image, an array (H, W), (H, W, 3) or (H, W, 4), a file path or an image file's bytes.
-    Raises BlankImageError when nothing is drawn, InvalidImageError when it is no usable image.
+    ``image``: a PIL image, array, path or image file's bytes. Raises BlankImageError, InvalidImageError.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"predict(model, image) takes the model first; got a {type(model).__name__} first.")

@@ -13,11 +13,8 @@ that its centre of mass landed on pixel (14, 14), counting pixel ``i`` as centre
     fitted    scale the long side to 20 px, aspect kept; hairlines thickened  (<= 20, <= 20)
     centered  place in 28x28 with the centre of mass at (14, 14)              (28, 28) float32 in [0, 1]
 
-The steps follow in that order, then the reading of what a user hands over. The normalisation
-constants live here only.
+The steps follow in that order, then the reading of what a user hands over; normalisation lives here only.
 """
-
-from __future__ import annotations
 
 import io
 import math
@@ -74,11 +71,9 @@ def to_mnist(
 ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Turn any picture of one digit into a (28, 28) float32 MNIST digit in [0, 1], ink bright.
 
-    ``return_steps=True`` also returns the intermediate images by name, in order. Raises
-    InvalidImageError for an unusable input and BlankImageError when there is no ink (both ValueErrors).
+    ``return_steps=True`` also returns every step's image by name; raises InvalidImageError, BlankImageError.
     """
-    steps: dict[str, np.ndarray] = {}
-    steps["grey"] = to_grey(image)
+    steps = {"grey": to_grey(image)}
     steps["ink"] = ink_bright(steps["grey"])
     steps["cleaned"] = remove_background(steps["ink"])
     steps["cropped"] = crop_to_ink(steps["cleaned"])
@@ -243,8 +238,7 @@ def place(fitted: np.ndarray, center: tuple[float, float]) -> np.ndarray | None:
 def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fit the cropped ink into 20x20 and centre it in 28x28 by whole pixels, as MNIST did.
 
-    Returns (fitted, centered). Ink so lopsided that centring would push it off the field is fitted a
-    little smaller instead: at 14 px every shape fits.
+    Returns (fitted, centered). Ink so lopsided that centring pushes it off the field is fitted smaller.
     """
     for box in range(BOX, 13, -1):
         fitted = fit_box(cropped, box)

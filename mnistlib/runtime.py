@@ -1,7 +1,5 @@
 """Seeds, devices, eval mode, bf16 detection, the C library's freed memory and the smoke-mode switch."""
 
-from __future__ import annotations
-
 import contextlib
 import ctypes
 import os
@@ -83,11 +81,7 @@ def _glibc() -> ctypes.CDLL | None:
 
 @contextlib.contextmanager
 def reusing_freed_memory() -> Iterator[None]:
-    """Inside the block, let the C library keep the memory of freed tensors for the next ones (glibc only).
-
-    A training step frees tens of megabytes that glibc would hand back to the system and then fault in
-    again, zero-filled, for the next step: at times more system time than the training itself.
-    """
+    """Inside the block, let glibc keep freed tensors' memory for the next ones, not fault in fresh pages."""
     libc = _glibc()
     if libc is None:
         yield

@@ -1,7 +1,5 @@
 """The training loop: in-memory batches, batch augmentation, OneCycle, bf16 where it is native."""
 
-from __future__ import annotations
-
 import contextlib
 import math
 import time
@@ -37,9 +35,8 @@ def vary_stroke(
 ) -> torch.Tensor:
     """Make the pen of a (N, 1, 28, 28) batch randomly thicker or thinner, by up to ``strength`` px.
 
-    Pad users draw with pens unlike MNIST's. Dilation (a stride-1 3x3 max-pool) adds a pixel around every
-    stroke and erosion (minus that of minus the image) takes one away; blends give every width between.
-    An image's amount is in [-thin, 1] * strength; only a random ``share`` of the images changes.
+    Pad users draw with pens unlike MNIST's. Blending with a dilation adds up to a pixel around each stroke,
+    with an erosion removes one; amounts are in [-thin, 1] * strength, for a random ``share`` of the images.
     """
     n = X.shape[0]
     amount = (torch.rand(n, generator=generator) * (1 + thin) - thin) * strength
@@ -50,13 +47,10 @@ def vary_stroke(
     if len(chosen) == 0:
         return X
     some, amount = X[chosen], amount[chosen].to(X.dtype).view(-1, 1, 1, 1)
-    thicker, thinner = _dilate(some), -_dilate(-some)
+    thicker = torch.lerp(some, _dilate(some), amount.clamp(max=1))
+    thinner = torch.lerp(some, -_dilate(-some), (-amount).clamp(max=1))
     out = X.clone()
-    out[chosen] = torch.where(
-        amount > 0,
-        torch.lerp(some, thicker, amount.clamp(max=1)),
-        torch.lerp(some, thinner, (-amount).clamp(max=1)),
-    )
+    out[chosen] = torch.where(amount > 0, thicker, thinner)
     return out
 
 
@@ -101,9 +95,8 @@ def fold_temperature(model: nn.Module, temperature: float) -> None:
 
 def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """Return the recipe's optimizer, with no weight decay on biases and BatchNorm scales."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        (decay if p.dim() > 1 else no_decay).append(p)
+    decay = [p for p in model.parameters() if p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.dim() <= 1]
     groups = [
         {"params": decay, "weight_decay": recipe.weight_decay},
         {"params": no_decay, "weight_decay": 0.0},
@@ -117,8 +110,7 @@ def _optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
 def _steps_per_epoch(n: int, batch_size: int) -> int:
     """Return how many batches an epoch of ``n`` images takes."""
     steps = math.ceil(n / batch_size)
-    if n % batch_size == 1 and steps > 1:
-        # a last batch of one image would break BatchNorm: leave it out (a different one each epoch)
+    if n % batch_size == 1 and steps > 1:  # a batch of one would break BatchNorm: leave it out
         steps -= 1
     return steps
 
@@ -162,8 +154,8 @@ def fit(
     """Train ``model`` in place and return its history: losses, accuracies and wall time per epoch.
 
     ``train_data``/``val_data``: (images, labels), images (N, 28, 28) uint8 or (N, 1, 28, 28) in [0, 1].
-    After each epoch the model is measured on ``val_data`` and ``on_epoch_end(history)`` is called (the
-    notebooks redraw their curves there); the recipe's ``temperature`` is folded in after the last one.
+    Each epoch ends by measuring ``val_data`` and calling ``on_epoch_end(history)`` (notebooks redraw their
+    curves there); the recipe's ``temperature`` is folded in at the end.
     """
     device = torch.device(device) if device is not None else pick_device()
     X, y = to_batch(train_data[0]).to(device), train_data[1].to(device)

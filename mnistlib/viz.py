@@ -5,8 +5,6 @@ pyplot, so it is never shown twice. Made for the room: Okabe-Ito colours, one co
 lesson, text of 12 pt or more, figures at most 9 inches wide, and mistakes marked by a word or a frame too.
 """
 
-from __future__ import annotations
-
 import functools
 import io
 import math
@@ -375,8 +373,7 @@ def plot_history(histories: Mapping[str, Any], held_out: str = "validation") -> 
 class LiveHistoryPlot:
     """Loss and accuracy curves redrawn after every epoch: pass it as ``fit(..., on_epoch_end=...)``.
 
-    The figure is shown once and updated in place through an IPython display handle (JupyterLab, nbval);
-    outside IPython it only keeps ``fig`` up to date. A ``title`` that names a model draws in its colour."""
+    Shown once, then updated in place in IPython (elsewhere only ``fig``); a model's title sets its colour."""
 
     def __init__(self, num_epochs: int | None = None, title: str = "", held_out: str = "validation"):
         self.num_epochs, self.title, self.held_out = num_epochs, title, held_out
