@@ -68,9 +68,8 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types on garbage (KeyError, EOFError, ...)
         raise CheckpointError(
-            f"{path} is not a readable mnistlib checkpoint (it may be truncated, corrupt, or not a "
-            f"checkpoint at all): {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}. "
-            "Save it again with mnistlib.checkpoints.save_checkpoint()."
+            f"{path} is not a readable mnistlib checkpoint (truncated, corrupt, or no checkpoint at all): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}. Save it with save_checkpoint()."
         ) from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(

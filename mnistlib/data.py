@@ -127,8 +127,7 @@ def ensure_mnist(root: str | Path | None = None, source: str | Path | None = Non
             blob, where = _read_source(str(source), name)
             if hashlib.sha256(blob).hexdigest() != SHA256[name]:
                 raise CorruptFileError(
-                    f"{where} is corrupt or truncated: its content does not match the published "
-                    f"SHA-256 of {name}. Replace it with a fresh copy and run again."
+                    f"{where} is corrupt or truncated (not {name}'s published SHA-256): use a fresh copy."
                 )
             write_atomically(folder / name, blob)
     for bad in (folder / name for name in SHA256 if not _is_verified(folder / name)):

@@ -212,8 +212,7 @@ def nearest_neighbours(
     query = torch.atleast_2d(torch.as_tensor(query).float())  # one row (D,) becomes (1, D)
     if query.shape[-1] != bank.shape[-1]:
         raise ValueError(
-            f"Query has {query.shape[-1]} features but the bank has {bank.shape[-1]}: "
-            "embed both with the same model."
+            f"Query has {query.shape[-1]} features, bank {bank.shape[-1]}: embed both with the same model."
         )
     # exact: cdist's faster matrix-product formula is ~1e-2 off, and a digit's own distance would not be 0
     distances = torch.cdist(query, bank.float(), compute_mode="donot_use_mm_for_euclid_dist")

@@ -217,8 +217,7 @@ def model_name(model: nn.Module) -> str:
         if type(model) is cls:
             return name
     raise ValueError(
-        f"{type(model).__name__} is not a registered model ({sorted(REGISTRY)}): "
-        "add a ModelSpec for it to mnistlib.models.MODELS."
+        f"{type(model).__name__} is not a registered model ({sorted(REGISTRY)}): add a ModelSpec to MODELS."
     )
 
 
