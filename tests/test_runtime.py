@@ -45,21 +45,23 @@ from mnistlib.runtime import reusing_freed_memory
 
 torch.set_num_threads(2)
 X, y = torch.rand(3328, 1, 28, 28), torch.randint(0, 10, (3328,))
-training, _ = train._start(SmallCNN(), X, MODELS["cnn"].recipe, 0, torch.device("cpu"))
+model = SmallCNN().to(memory_format=torch.channels_last)
+recipe = MODELS["cnn"].recipe
+optimizer, generator = train._optimizer(model, recipe), torch.Generator().manual_seed(0)
 with reusing_freed_memory() if sys.argv[1] == "reuse" else contextlib.nullcontext():
     for i in range(13):
         if i == 3:
             before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-        training.step(X[i * 256 : (i + 1) * 256], y[i * 256 : (i + 1) * 256])
+        batch = slice(i * 256, (i + 1) * 256)
+        train.train_step(model, optimizer, X[batch], y[batch], recipe, generator, use_bf16=False)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
 @pytest.mark.skipif(runtime._glibc() is None, reason="mallopt is glibc's: elsewhere the block does nothing")
 def test_training_steps_reuse_freed_memory_instead_of_faulting_in_fresh_pages():
-    # glibc's own mmap threshold adapts as big blocks are freed, so without the block a run faults
-    # 6,700 to 80,000 times or, when the threshold happened to rise early, twice (all measured).
-    # A fixed threshold (glibc's default 128 KB, set by environment) turns that adapting off: the
+    # glibc's own mmap threshold adapts as big blocks are freed, so without the block a run's faults
+    # vary by orders of magnitude from run to run. A fixed threshold (glibc's default 128 KB, set by environment) turns that adapting off: the
     # baseline is then always the allocator that maps and unmaps every big tensor, as it does before
     # it adapts and whenever it trims, and the block (its mallopt overrides the variable) must still win.
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
