@@ -19,10 +19,11 @@ import pytest
 from mnistlib.paths import NOTEBOOKS_DIR, REPO_ROOT
 from tools import lesson_table
 from tools.lesson_metadata import CHECK_TAG, SLIDE_TYPES, slide_type, tidy_cell
+from tools.lesson_table import number_of
 
 TEACHERS_DIR = REPO_ROOT / "teachers"
 SOLUTIONS_DIR = TEACHERS_DIR / "solutions"
-LESSONS = lesson_table.lesson_paths()  # found by their two-digit prefix
+LESSONS = lesson_table.lesson_paths()  # found by their prefix: NN_ or NNa_
 SOLUTIONS = sorted(SOLUTIONS_DIR.glob("*.ipynb"))
 GUIDE_SECTIONS = (
     "## Objectives",
@@ -220,7 +221,7 @@ def run_state_problems(nb, must_be_run: bool = False) -> list[str]:
 
 
 def _lesson_of(solutions_path: Path) -> Path | None:
-    return next((p for p in LESSONS if p.name[:2] == solutions_path.name[:2]), None)
+    return next((p for p in LESSONS if number_of(p) == number_of(solutions_path)), None)
 
 
 def _guide_of(lesson: Path) -> Path:
@@ -228,9 +229,15 @@ def _guide_of(lesson: Path) -> Path:
 
 
 def test_there_are_lessons_and_each_has_its_solutions_and_guide():
-    numbers = [p.name[:2] for p in LESSONS]
-    assert numbers and numbers == [f"{n:02d}" for n in range(len(numbers))], f"lessons numbered {numbers}"
-    missing = [p.name for p in LESSONS if not (SOLUTIONS_DIR / f"{p.name[:2]}_solutions.ipynb").exists()]
+    numbers = [number_of(p) for p in LESSONS]
+    whole = sorted({int(n[:2]) for n in numbers})
+    assert numbers and whole == list(range(len(whole))), (
+        f"lessons numbered {numbers}: 00, 01, ... with no gap"
+    )
+    parts = [n for n in numbers if len(n) == 3]  # a lesson in two parts: 02a, 02b
+    assert all(f"{n[:2]}{chr(ord(n[2]) - 1)}" in numbers for n in parts if n[2] != "a"), f"parts {parts}"
+    assert not [n for n in numbers if n[:2] + "a" in numbers and n == n[:2]], "lesson 02 and 02a both"
+    missing = [p.name for p in LESSONS if not (SOLUTIONS_DIR / f"{number_of(p)}_solutions.ipynb").exists()]
     missing += [str(_guide_of(p).relative_to(REPO_ROOT)) for p in LESSONS if not _guide_of(p).exists()]
     assert not missing, f"missing: {missing}"
     assert all(_lesson_of(s) for s in SOLUTIONS), "a solution notebook without a lesson of the same number"
@@ -252,7 +259,7 @@ def test_lesson_headings(path):
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_solutions_answer_every_exercise(path):
-    solutions = SOLUTIONS_DIR / f"{path.name[:2]}_solutions.ipynb"
+    solutions = SOLUTIONS_DIR / f"{number_of(path)}_solutions.ipynb"
     if not solutions.exists():
         pytest.fail(f"no {solutions.relative_to(REPO_ROOT)}")
     problems = solution_problems(_read(path), _read(solutions))
@@ -265,7 +272,7 @@ def test_teachers_guide(path):
     if not guide.exists():
         pytest.fail(f"no {guide.relative_to(REPO_ROOT)}")
     problems = guide_problems(
-        guide.read_text(encoding="utf-8"), path.name[:2], len(exercise_numbers(_read(path)))
+        guide.read_text(encoding="utf-8"), number_of(path), len(exercise_numbers(_read(path)))
     )
     assert not problems, "\n".join(problems)
 
@@ -274,9 +281,9 @@ def test_teachers_index_links_every_guide_and_solution_notebook():
     index = (TEACHERS_DIR / "README.md").read_text(encoding="utf-8")
     missing = [f"{p.stem}.md" for p in LESSONS if f"({p.stem}.md)" not in index]
     missing += [
-        f"solutions/{p.name[:2]}_solutions.ipynb"
+        f"solutions/{number_of(p)}_solutions.ipynb"
         for p in LESSONS
-        if f"(solutions/{p.name[:2]}_solutions.ipynb)" not in index
+        if f"(solutions/{number_of(p)}_solutions.ipynb)" not in index
     ]
     assert not missing, f"teachers/README.md does not link: {missing}"
 

@@ -135,3 +135,18 @@ def test_make_run_writes_only_git_ignored_files():
         check=False,
     )
     assert tracked.returncode == 0, "notebooks/run_times.json is the committed record"
+
+
+def test_a_lesson_in_two_parts_is_found_in_order(tmp_path):
+    names = [
+        "00_start.ipynb",
+        "02b_second.ipynb",
+        "01_data.ipynb",
+        "02a_first.ipynb",
+        "notes.ipynb",
+        "2a_x.ipynb",
+    ]
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    found = [p.name for p in runner.lesson_paths(tmp_path)]
+    assert found == ["00_start.ipynb", "01_data.ipynb", "02a_first.ipynb", "02b_second.ipynb"]

@@ -49,8 +49,13 @@ class Lesson:
 
 
 def lesson_paths(folder: Path = NOTEBOOKS_DIR) -> list[Path]:
-    """Return the lessons: the notebooks whose names start with two digits, in reading order."""
-    return sorted(folder.glob("[0-9][0-9]_*.ipynb"))
+    """Return the lessons: the notebooks named NN_ or NNa_ (a lesson in two parts), in reading order."""
+    return sorted(p for p in folder.glob("[0-9][0-9]*_*.ipynb") if re.fullmatch(r"\d\d[a-z]?", number_of(p)))
+
+
+def number_of(lesson: Path) -> str:
+    """Return a lesson's number as its file name starts: "01", or "02a" for the first part of lesson 02."""
+    return lesson.name.split("_", 1)[0]
 
 
 def title_of(nb: nbformat.NotebookNode, number: str) -> str:
@@ -115,7 +120,7 @@ def read_lessons(
         found.append(
             Lesson(
                 name=path.name,
-                title=title_of(nb, path.name[:2]),
+                title=title_of(nb, number_of(path)),
                 learn=learn_of(nb),
                 minutes=timing_minutes(guide.read_text(encoding="utf-8")) if guide.exists() else None,
                 seconds=seconds.get(path.name),
@@ -163,7 +168,7 @@ def teachers_table(lessons: list[Lesson]) -> str:
     ]
     for lesson in lessons:
         minutes = "-" if lesson.minutes is None else f"{lesson.minutes} min"
-        solutions = f"solutions/{lesson.name[:2]}_solutions.ipynb"
+        solutions = f"solutions/{number_of(Path(lesson.name))}_solutions.ipynb"
         lines.append(
             f"| [{_cell(lesson.title)}](../notebooks/{lesson.name}) | {minutes} | {as_time(lesson.seconds)} "
             f"| [{lesson.stem}.md]({lesson.stem}.md) | [{solutions}]({solutions}) |"
