@@ -26,6 +26,7 @@ SOLUTIONS_DIR = TEACHERS_DIR / "solutions"
 LESSONS = lesson_table.lesson_paths()  # found by their prefix: NN_ or NNa_
 SOLUTIONS = sorted(SOLUTIONS_DIR.glob("*.ipynb"))
 GUIDE_SECTIONS = (
+    "## Answers to the questions",
     "## Objectives",
     "## Timing",
     "## Key questions to ask the class",
@@ -33,6 +34,9 @@ GUIDE_SECTIONS = (
     "## Answers to the exercises",
 )
 GOING_FURTHER = "## Going further:"
+QUESTIONS = "## Questions"
+MAX_WORDS, MAX_CODE_CELLS = 1300, 18  # a 45-minute core path, Summary and Exercises included
+_QUESTION_ITEM = re.compile(r"^(\d+)\.\s", re.MULTILINE)
 _EXERCISE_ITEM = re.compile(r"^(\d+)\.\s", re.MULTILINE)
 _SECONDS = re.compile(r"\b\d+(\.\d+)?\s*(s|sec|secs|seconds)\b")
 
@@ -104,7 +108,7 @@ def lesson_heading_problems(nb) -> list[str]:
         at = next(i for i, h in headings if h == "## Setup")
         if at + 1 >= len(nb.cells) or nb.cells[at + 1].cell_type != "code":
             problems.append("'## Setup' must be followed by its code cell")
-    for required in ("## Summary", "## Exercises"):
+    for required in ("## Summary", "## Exercises", QUESTIONS):
         if required not in names:
             problems.append(f"no '{required}' heading")
     if any(re.match(r"^#+\s*Solutions?\b", h) for h in names) or any(
@@ -116,6 +120,8 @@ def lesson_heading_problems(nb) -> list[str]:
     if "## Summary" in names and "## Exercises" in names:
         if names.index("## Summary") > names.index("## Exercises"):
             problems.append("'## Summary' must come before '## Exercises'")
+        if QUESTIONS in names and names[-1] != QUESTIONS:
+            problems.append("'## Questions' must be the lesson's last section")
         further = [k for k, h in enumerate(names) if h.startswith(GOING_FURTHER)]
         if further:
             core_after = [
@@ -145,6 +151,54 @@ def exercise_numbers(nb) -> list[int]:
     return [int(n) for c in cells if c.cell_type == "markdown" for n in _EXERCISE_ITEM.findall(c.source)]
 
 
+def _section_cells(nb, heading: str) -> list:
+    """The cells of the '## ' section that starts with ``heading``, up to the next '#'/'##' heading."""
+    headings = _headings(nb)
+    starts = [i for i, h in headings if h == heading]
+    if not starts:
+        return []
+    later = [i for i, _ in headings if i > starts[0]]
+    return nb.cells[starts[0] : later[0] if later else len(nb.cells)]
+
+
+def question_numbers(nb) -> list[int]:
+    """The numbers of the questions for students listed under '## Questions'."""
+    cells = _section_cells(nb, QUESTIONS)
+    return [int(n) for c in cells if c.cell_type == "markdown" for n in _QUESTION_ITEM.findall(c.source)]
+
+
+def core_path_size(nb) -> tuple[int, int]:
+    """Return the words of prose and the visible code cells outside 'Going further' and the Questions."""
+    words = cells = 0
+    section = ""
+    for cell in nb.cells:
+        first = cell.source.lstrip("\n").split("\n", 1)[0].strip()
+        if cell.cell_type == "markdown" and re.match(r"^#{1,2} \S", first):
+            section = first
+        if section.startswith((GOING_FURTHER, QUESTIONS)):
+            continue
+        if cell.cell_type == "markdown":
+            prose = re.sub(r"```.*?```", " ", cell.source, flags=re.DOTALL)
+            words += len(re.findall(r"[A-Za-z0-9][\w'’.,%-]*", prose))
+        elif cell.cell_type == "code" and not _is_check(cell):
+            cells += 1
+    return words, cells
+
+
+def core_path_problems(nb) -> list[str]:
+    """A 45-minute core path: at most MAX_WORDS of prose and MAX_CODE_CELLS visible code cells; 5-8 questions."""
+    words, cells = core_path_size(nb)
+    problems = []
+    if words > MAX_WORDS:
+        problems.append(f"{words} words of prose outside Going further (at most {MAX_WORDS})")
+    if cells > MAX_CODE_CELLS:
+        problems.append(f"{cells} visible code cells outside Going further (at most {MAX_CODE_CELLS})")
+    numbers = question_numbers(nb)
+    if numbers != list(range(1, len(numbers) + 1)) or not 5 <= len(numbers) <= 8:
+        problems.append(f"the questions for students are numbered {numbers}: 5 to 8 of them, 1..n")
+    return problems
+
+
 def solution_problems(lesson, solutions) -> list[str]:
     """Item 5: title, one Setup, then '## Exercise k' for k = 1..n, the lesson's exercises in order."""
     problems = []
@@ -167,9 +221,9 @@ def solution_problems(lesson, solutions) -> list[str]:
     return problems
 
 
-def guide_problems(text: str, lesson_number: str, num_exercises: int) -> list[str]:
-    """Item 6: the five sections; Timing has a minutes table, points at run_times.json and types no seconds;
-    an answer per exercise."""
+def guide_problems(text: str, lesson_number: str, num_exercises: int, num_questions: int = 0) -> list[str]:
+    """Item 6: the sections; Timing has a 45-minute table, points at run_times.json and types no seconds;
+    a model answer per key question, per exercise and per question for students."""
     problems = [
         f"no '{s}' section"
         for s in GUIDE_SECTIONS
@@ -191,6 +245,15 @@ def guide_problems(text: str, lesson_number: str, num_exercises: int) -> list[st
             problems.append(f"no answer to exercise {k}")
     if f"solutions/{lesson_number}_solutions.ipynb" not in answers:
         problems.append(f"the answers do not link solutions/{lesson_number}_solutions.ipynb")
+    questions = next((s for s in sections if s.startswith("## Answers to the questions")), "")
+    for k in range(1, num_questions + 1):
+        if not re.search(rf"^{k}\.\s+\S", questions, re.MULTILINE):
+            problems.append(f"no model answer to question {k} for students")
+    key = next((s for s in sections if s.startswith("## Key questions to ask the class")), "")
+    for item in re.findall(r"^- (.+(?:\n  .+)*)", key, re.MULTILINE):
+        asked, _, answer = item.rpartition("?")
+        if not asked or len(answer.split()) < 6:
+            problems.append(f"key question without a model answer: {item[:60]!r}")
     return problems
 
 
@@ -258,6 +321,12 @@ def test_lesson_headings(path):
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_the_core_path_fits_a_lesson(path):
+    problems = core_path_problems(_read(path))
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
 def test_solutions_answer_every_exercise(path):
     solutions = SOLUTIONS_DIR / f"{number_of(path)}_solutions.ipynb"
     if not solutions.exists():
@@ -271,10 +340,20 @@ def test_teachers_guide(path):
     guide = _guide_of(path)
     if not guide.exists():
         pytest.fail(f"no {guide.relative_to(REPO_ROOT)}")
-    problems = guide_problems(
-        guide.read_text(encoding="utf-8"), number_of(path), len(exercise_numbers(_read(path)))
-    )
+    nb = _read(path)
+    text = guide.read_text(encoding="utf-8")
+    problems = guide_problems(text, number_of(path), len(exercise_numbers(nb)), len(question_numbers(nb)))
+    if lesson_table.timing_minutes(text) not in (None, 45) and number_of(path) != "00":
+        problems.append(f"the Timing plan adds up to {lesson_table.timing_minutes(text)} minutes, not 45")
     assert not problems, "\n".join(problems)
+
+
+def test_the_guide_has_a_glossary_of_every_term_the_lessons_use():
+    glossary = TEACHERS_DIR / "glossary.md"
+    assert glossary.exists() and "(glossary.md)" in (TEACHERS_DIR / "README.md").read_text(encoding="utf-8")
+    terms = re.findall(r"^- \*\*(.+?)\*\*", glossary.read_text(encoding="utf-8"), re.MULTILINE)
+    assert len(terms) >= 30, f"the glossary defines {len(terms)} terms"
+    assert terms == sorted(terms, key=str.lower), "the glossary's terms are not in alphabetical order"
 
 
 def test_teachers_index_links_every_guide_and_solution_notebook():
@@ -305,6 +384,7 @@ def _good_lesson():
             md("## Exercises\n\n1. **One.** Do it.\n2. **Two.** Then this.\n   3 things to note"),
             code("answer = None"),
             md("3. **Three.** Last one."),
+            md("## Questions\n\n1. Why?\n2. What?\n3. How?\n4. When?\n5. Where?"),
         ]
     )
     for cell in nb.cells:
@@ -336,7 +416,7 @@ Computer time: notebooks/run_times.json.
 
 ## Key questions to ask the class
 
-- why?
+- Why does it work? Because the example says so, in a full sentence.
 
 ## Common misconceptions
 
@@ -347,6 +427,14 @@ Computer time: notebooks/run_times.json.
 1. Yes.
 2. No.
 3. [Maybe](solutions/99_solutions.ipynb#Exercise-3).
+
+## Answers to the questions
+
+1. Because.
+2. This.
+3. Like so.
+4. Now.
+5. Here.
 """
 
 
@@ -364,7 +452,8 @@ def test_the_checks_pass_on_a_good_example():
     assert slide_problems(nb) == []
     assert run_state_problems(nb) == []
     assert solution_problems(nb, solutions) == []
-    assert guide_problems(GOOD_GUIDE, "99", 3) == []
+    assert guide_problems(GOOD_GUIDE, "99", 3, 5) == []
+    assert core_path_problems(nb) == [] and question_numbers(nb) == [1, 2, 3, 4, 5]
 
 
 @pytest.mark.parametrize(
@@ -445,6 +534,39 @@ def test_solution_check_fails_on_a_broken_copy(change_lesson, change_solutions, 
 )
 def test_guide_check_fails_on_a_broken_copy(broken, expected):
     assert any(expected in p for p in guide_problems(broken, "99", 3))
+
+
+def test_the_core_path_check_fails_on_a_long_lesson():
+    long = _broken(
+        _good_lesson(), lambda nb: setattr(nb.cells[4], "source", "## Core part\n\n" + "word " * 1400)
+    )
+    assert any("words of prose" in p for p in core_path_problems(long))
+    further = _broken(
+        _good_lesson(), lambda nb: setattr(nb.cells[5], "source", "## Going further: x\n" + "w " * 1400)
+    )
+    assert core_path_problems(further) == []  # Going further is not the core path
+
+    def add_code_cells(nb):
+        nb.cells[5:5] = [nbformat.v4.new_code_cell("x") for _ in range(20)]
+
+    many = _broken(_good_lesson(), add_code_cells)
+    assert any("visible code cells" in p for p in core_path_problems(many))
+    few = _broken(_good_lesson(), lambda nb: setattr(nb.cells[-1], "source", "## Questions\n\n1. Why?"))
+    assert any("questions for students" in p for p in core_path_problems(few))
+    last = _broken(_good_lesson(), lambda nb: nb.cells.append(nbformat.v4.new_markdown_cell("## After")))
+    assert any("last section" in p for p in lesson_heading_problems(last))
+
+
+@pytest.mark.parametrize(
+    "broken, expected",
+    [
+        (GOOD_GUIDE.replace("5. Here.", ""), "no model answer to question 5"),
+        (GOOD_GUIDE.replace("says so, in a full sentence.", ""), "key question without a model answer"),
+        (GOOD_GUIDE.replace("## Answers to the questions", "## Answers"), "no '## Answers to the questions'"),
+    ],
+)
+def test_guide_check_wants_answers_to_every_question(broken, expected):
+    assert any(expected in p for p in guide_problems(broken, "99", 3, 5))
 
 
 def test_slide_check_fails_on_a_broken_copy():
