@@ -164,3 +164,16 @@ if STANDALONE and os.environ.get("APP_FORK", "1") == "1":
         [sys.executable, str(FORK_DIR / "kernels" / "python3" / "fork_kernel.py"), "serve", str(TEMPLATE)],
         env={**os.environ, "PYTHONPATH": pythonpath},
     )
+
+# The page loads only the JupyterLab extensions the pad uses (app/config/page_assets.py). Behind
+# app/serve.py's nginx, its JavaScript comes from nginx's shared, long-cached /static/ addresses; a
+# Voila serving the class alone compresses what it sends itself.
+import page_assets  # next to this file, found through sys.path above
+
+c.VoilaConfiguration.extension_allowlist = list(page_assets.EXTENSIONS)
+if os.environ.get("APP_STATIC_URL"):
+    c.VoilaConfiguration.page_config_hook = page_assets.shared_static_urls(
+        os.environ["APP_STATIC_URL"], os.environ["APP_LABEXTENSIONS_URL"]
+    )
+elif STANDALONE:
+    c.Voila.tornado_settings.update({"compress_response": True})
