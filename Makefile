@@ -70,9 +70,12 @@ lab: setup
 # The app serves this computer only; `make app HOST=0.0.0.0` serves the class's network and then
 # requires a class code: one is made and printed with the students' link and a QR code (`CODE=...`
 # chooses it, `CODE=none` goes without). See app/config/class_code.py and docs/class-server.md.
+# app/serve.py runs one Voila per core (BACKENDS=N: that many) behind nginx, which serves the page's
+# files itself; without nginx, one Voila as before.
 # `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once.
 STUDENTS ?= 4
 APP_POOL ?=
+BACKENDS ?=
 BROWSERS ?= 1
 DELAY_MS ?= 0
 COLLECT ?= 0
@@ -80,9 +83,10 @@ HOST ?=
 CODE ?=
 app classroom: export APP_STUDENTS := $(STUDENTS)
 app classroom: export APP_POOL := $(APP_POOL)
+app: export APP_BACKENDS := $(BACKENDS)
 
 app: setup
-	APP_COLLECT=$(COLLECT) APP_HOST=$(HOST) APP_CODE=$(CODE) $(VENV)/bin/voila app/app.ipynb --Voila.config_file_paths=app/config
+	APP_COLLECT=$(COLLECT) APP_HOST=$(HOST) APP_CODE=$(CODE) $(PY) app/serve.py
 
 classroom: setup-dev
 	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) --delay-ms $(DELAY_MS)

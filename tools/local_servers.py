@@ -2,19 +2,19 @@
 
 One place for what ``tests/browser_support.py``, ``tests/hub_support.py`` and ``tools/classroom/``
 all need: a free port on 127.0.0.1, an environment whose Jupyter files stay in a scratch home,
-Chromium's flags and how it tells a painted pad, Voila as `make app` runs it, a server process
-started in its own process group, waited for and stopped with its kernels, and the processes'
-family tree, CPU time and memory. (``deploy/prestart.py`` stays standalone: it runs on a teacher's
-machine with only Python.)
+Chromium's flags, how it tells a painted pad and what a page transfers, Voila and the whole app as
+`make app` runs them (app/serve.py), a server process started in its own process group, waited for
+and stopped with its kernels, and the processes' family tree, CPU time and memory.
+(``deploy/prestart.py`` stays standalone: it runs on a teacher's machine with only Python.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import secrets
-import shlex
 import signal
 import socket
 import subprocess
@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mnistlib.paths import REPO_ROOT
+
+APP_LAUNCHER = REPO_ROOT / "app" / "serve.py"
 
 if TYPE_CHECKING:
     from typing_extensions import Self  # typing.Self from Python 3.11
@@ -47,6 +49,32 @@ CHROMIUM_ARGS = [
 PAD_PAINTED = """() => { const c = document.querySelector('.mnist-pad canvas'); if (!c) return false;
   const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   for (let i = 3; i < d.length; i += 400) if (d[i] < 255) return false; return true; }"""
+
+
+class NetworkCount:
+    """Requests a page sends and the bytes they transfer, from Chromium's DevTools network events."""
+
+    def __init__(self, cdp) -> None:
+        self.requests: dict[str, int] = {}
+        self.cached: set[str] = set()
+        cdp.on("Network.requestWillBeSent", lambda e: self.requests.setdefault(e["requestId"], 0))
+        cdp.on("Network.requestServedFromCache", lambda e: self.cached.add(e["requestId"]))
+        cdp.on("Network.responseReceived", self._response)
+        cdp.on("Network.loadingFinished", self._finished)
+
+    def _response(self, event: dict) -> None:
+        response = event["response"]
+        if response.get("fromDiskCache") or response.get("fromPrefetchCache"):
+            self.cached.add(event["requestId"])
+
+    def _finished(self, event: dict) -> None:
+        self.requests[event["requestId"]] = int(event["encodedDataLength"])
+
+    def totals(self) -> tuple[int, int]:
+        """Return (requests the server answered, bytes transferred) since the last call."""
+        sent = {r: n for r, n in self.requests.items() if r not in self.cached and n}
+        self.requests, self.cached = {}, set()
+        return len(sent), sum(sent.values())
 
 
 def free_port() -> int:
@@ -79,38 +107,23 @@ def isolated_env(home: Path) -> dict[str, str]:
     return env
 
 
-def make_app_flags(makefile: Path = REPO_ROOT / "Makefile") -> list[str]:
-    """Return the Voila options in `make app`'s recipe, so that tests and benchmarks serve the app the same way."""
-    lines = makefile.read_text().splitlines()
-    recipe = lines[lines.index(next(line for line in lines if line.startswith("app:"))) + 1]
-    words = shlex.split(recipe)
-    flags = words[next(i for i, w in enumerate(words) if w.endswith(".ipynb")) + 1 :]
-    # make runs the recipe from the repo root: its relative paths (app/config) are resolved against it,
-    # so a server started from any directory serves the app the same way.
-    return [_absolute_flag(flag, makefile.parent) for flag in flags]
+def load_app_launcher():
+    """Return app/serve.py (what `make app` runs) as a module: Voila's command and the class's plan."""
+    spec = importlib.util.spec_from_file_location("app_serve", APP_LAUNCHER)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def _absolute_flag(flag: str, root: Path) -> str:
-    """Return ``--name=value`` with a relative path value made absolute against ``root``; others unchanged."""
-    name, sep, value = flag.partition("=")
-    if sep and value and not Path(value).is_absolute() and (root / value).exists():
-        return f"{name}={root / value}"
-    return flag
+app_launcher = load_app_launcher()
 
 
 def voila_args(notebook: Path, port: int, token: str) -> list[str]:
-    """Return the command that serves ``notebook`` as `make app` does, on 127.0.0.1:``port`` with a token."""
-    return [
-        sys.executable,
-        "-m",
-        "voila",
-        str(notebook),
-        *make_app_flags(),
-        "--no-browser",
-        f"--port={port}",
-        "--Voila.ip=127.0.0.1",
-        f"--token={token}",
-    ]
+    """Return the command that serves ``notebook`` with one Voila as `make app`'s do, on 127.0.0.1:``port``."""
+    return app_launcher.voila_command(
+        "--no-browser", f"--port={port}", "--Voila.ip=127.0.0.1", f"--token={token}", notebook=notebook
+    )
 
 
 class Server:
@@ -129,10 +142,11 @@ class Server:
         probe: str,
         cwd: Path | None = None,
         ready_timeout: float = 60,
+        host: str = "127.0.0.1",
     ) -> None:
-        self.port, self.token, self.log = port, token, log
-        self.url = f"http://127.0.0.1:{port}"
-        self._probe, self.ready_timeout = probe, ready_timeout
+        self.port, self.token, self.log, self.host = port, token, log, host
+        self.url = f"http://{host}:{port}"
+        self.probe, self.ready_timeout = probe, ready_timeout
         self._log_file = open(log, "wb")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
             args, env=env, cwd=cwd, stdout=self._log_file, stderr=subprocess.STDOUT, start_new_session=True
@@ -156,7 +170,7 @@ class Server:
             if self.process.poll() is not None:
                 break
             try:
-                with urllib.request.urlopen(f"{self.url}{self._probe}", timeout=2):
+                with urllib.request.urlopen(f"{self.url}{self.probe}", timeout=2):
                     return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 time.sleep(0.3)
@@ -197,6 +211,36 @@ def voila_server(
         "/voila/static/favicon.ico",  # a static file: every GET of / starts a kernel and runs the notebook
         cwd=cwd,
         ready_timeout=timeout,
+    )
+
+
+def app_server(
+    home: Path,
+    host: str = "127.0.0.1",
+    prefix: Sequence[str] = (),
+    timeout: float = 180,
+    **env: str,
+) -> Server:
+    """Start the app as `make app` does (app/serve.py: nginx and Voila processes, or one Voila), with a token.
+
+    It listens on ``host`` (a free port); ``prefix`` goes before the command (e.g. ``ip netns exec
+    NAME``). ``env`` as for :func:`voila_server`; one address may hold any number of connections,
+    since every simulated student comes from this one machine. Ready once the first Voila answers
+    through nginx (or the one Voila itself).
+    """
+    port, token = free_port(), secrets.token_hex(16)
+    settings = {"APP_PORT": str(port), "APP_HOST": host, "APP_CONNECTIONS_PER_ADDRESS": "0", **env}
+    proxied = settings.get("APP_PROXY", "1") != "0" and app_launcher.find_nginx() is not None
+    return Server(
+        [*prefix, sys.executable, str(APP_LAUNCHER), "--no-browser", f"--token={token}"],
+        port,
+        token,
+        isolated_env(home) | settings,
+        home / "app.log",
+        "/s1/voila/static/favicon.ico" if proxied else "/voila/static/favicon.ico",
+        cwd=REPO_ROOT,
+        ready_timeout=timeout,
+        host=host,
     )
 
 
