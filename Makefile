@@ -72,12 +72,14 @@ lab: setup
 # chooses it, `CODE=none` goes without). See app/config/class_code.py and docs/class-server.md.
 # app/serve.py runs one Voila per core (BACKENDS=N: that many) behind nginx, which serves the page's
 # files itself; without nginx, one Voila as before.
-# `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once.
+# `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once;
+# RATE_MBIT=30 DELAY_MS=20 puts it behind a school's shared 30 Mbit/s link with a 20 ms round trip.
 STUDENTS ?= 4
 APP_POOL ?=
 BACKENDS ?=
 BROWSERS ?= 1
 DELAY_MS ?= 0
+RATE_MBIT ?= 0
 COLLECT ?= 0
 HOST ?=
 CODE ?=
@@ -89,7 +91,7 @@ app: setup
 	APP_COLLECT=$(COLLECT) APP_HOST=$(HOST) APP_CODE=$(CODE) $(PY) app/serve.py
 
 classroom: setup-dev
-	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) --delay-ms $(DELAY_MS)
+	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) $(if $(BACKENDS),--backends $(BACKENDS)) --delay-ms $(DELAY_MS) --rate-mbit $(RATE_MBIT)
 
 bench: data setup-dev
 	$(PY) -m tools.bench

@@ -13,16 +13,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import tools.classroom
-from mnistlib.paths import REPO_ROOT
 from tools.classroom.class_run import run_class
 from tools.classroom.delay_proxy import running_proxy
 from tools.classroom.report import report
+from tools.classroom.school_link import school_link
 from tools.classroom.server_usage import pss_mb, wait_for_warm_pool
-from tools.local_servers import CHROMIUM, descendants, voila_server
-
-APP_NOTEBOOK = REPO_ROOT / "app" / "app.ipynb"
-sys.path.insert(0, str(REPO_ROOT / "app" / "config"))
-import app_pool  # app/config/app_pool.py: the pool size `make app STUDENTS=N` uses
+from tools.local_servers import CHROMIUM, app_launcher, app_server, descendants
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -33,9 +29,27 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--students", type=int, default=5, help="students opening the page at once")
     parser.add_argument("--browsers", type=int, default=1, help="how many of them use a real Chromium page")
     parser.add_argument(
-        "--pool", type=int, default=None, help="warm kernels (default: one per student and spares)"
+        "--pool", type=int, default=None, help="warm kernels in all (default: one per student and spares)"
+    )
+    parser.add_argument(
+        "--backends",
+        type=int,
+        default=None,
+        help="Voila processes behind nginx (default: `make app`'s, one per core and per 10 students at most)",
+    )
+    parser.add_argument(
+        "--one-voila",
+        action="store_true",
+        help="serve the class from one Voila without nginx, as `make app` does when nginx is missing",
     )
     parser.add_argument("--delay-ms", type=float, default=0.0, help="network round-trip delay to add")
+    parser.add_argument(
+        "--rate-mbit",
+        type=float,
+        default=0.0,
+        help="the class's shared bandwidth each way, in Mbit/s: the server then runs in a network "
+        "namespace behind a shaped link (root and iproute2); 0: loopback",
+    )
     parser.add_argument("--digits", type=int, default=3, help="digits each student draws")
     # Bounds: warming (the pool's kernels start one at a time), then the class, then clean-up stay
     # under 7 minutes in all.
@@ -66,9 +80,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     args.browsers = min(args.browsers, args.students)
     args.assets = args.assets and Path(CHROMIUM).exists()
-    args.pool = app_pool.pool_size(args.students) if args.pool is None else args.pool
     if args.students < 1 or args.digits < 1:
         parser.error("--students and --digits must be at least 1")
+    # The class as `make app STUDENTS=N [APP_POOL=...]` serves it: the pool split over the backends.
+    args.env = {"APP_STUDENTS": str(args.students)} | ({"APP_POOL": str(args.pool)} if args.pool else {})
+    if args.one_voila or app_launcher.find_nginx() is None:
+        args.one_voila, args.backends = True, 1
+        args.env["APP_PROXY"] = "0"
+    elif args.backends is None:
+        args.backends = app_launcher.backend_count(args.students, app_launcher.cores())
+    args.env["APP_BACKENDS"] = str(args.backends)
+    args.pool = app_launcher.pool_total(args.env, args.backends)
     if args.browsers and not Path(CHROMIUM).exists():
         parser.error(
             f"--browsers needs Chromium at {CHROMIUM} (apt-get install chromium), or use --browsers 0"
@@ -84,16 +106,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="classroom-") as tmp, contextlib.ExitStack() as servers:
         try:
             start = time.monotonic()
-            server = voila_server(
-                APP_NOTEBOOK, Path(tmp), cwd=REPO_ROOT, timeout=args.warm_timeout, APP_POOL=str(args.pool)
+            link = (
+                servers.enter_context(school_link(args.rate_mbit, args.delay_ms)) if args.rate_mbit else None
+            )
+            args.link = link.describe() if link else ""
+            server = app_server(
+                Path(tmp),
+                host=link.server_ip if link else "127.0.0.1",
+                prefix=link.prefix if link else (),
+                timeout=args.warm_timeout,
+                **args.env,
             )
             servers.enter_context(server)
-            print(f"Voila on 127.0.0.1:{server.port}, warming a pool of {args.pool} kernels ...", flush=True)
+            how = "one Voila" if args.one_voila else f"{args.backends} Voila process(es) behind nginx"
+            print(f"{how} on {server.host}:{server.port}, warming {args.pool} kernels ...", flush=True)
             wait_for_warm_pool(server, args.pool, args.warm_timeout)
             warm = time.monotonic() - start
             baseline = pss_mb(descendants(server.process.pid))
-            base = f"127.0.0.1:{server.port}"
-            if args.delay_ms > 0:
+            base = f"{server.host}:{server.port}"
+            # A link whose kernel cannot delay packets (no netem) gets its round trip from the proxy.
+            if args.delay_ms > 0 and not (link and link.delay_in_kernel):
                 proxy = servers.enter_context(running_proxy(server, args.delay_ms, Path(tmp)))
                 base = f"127.0.0.1:{proxy.port}"
             students, samples, kernels, cpu = asyncio.run(run_class(args, server, base))

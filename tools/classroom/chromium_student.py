@@ -7,12 +7,14 @@ import contextlib
 import random
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlparse
 
 from mnistlib.classroom.strokes import PAD_SIZE
 from tools.classroom.student import MOVE_INTERVAL, MOVE_STEP, THINK_TIME, Student, jitter
 from tools.drawn_digits import DIGITS, dense
-from tools.local_servers import PAD_PAINTED
+from tools.local_servers import PAD_PAINTED, NetworkCount
 
 
 def chromium(pid: int) -> bool:
@@ -144,24 +146,58 @@ async def browser_student(
     return student
 
 
-async def page_assets(browser, base: str, token: str, timeout: float) -> list[str]:
-    """Return the URLs of the files a real page loads from the server, recorded once in Chromium.
+@dataclass
+class PageAssets:
+    """The files a page loads from the server, and what a first visit and a reload transfer.
 
-    The kernel API and the page itself excluded: light students speak to those themselves. The
-    page used takes one kernel from the pool (one of its spares).
+    ``urls`` as recorded by a page that landed on ``prefix`` (the Voila it was sent to, e.g. ``/s1/``);
+    bytes are as sent over the network (compressed, headers included), from Chromium's own count.
+    """
+
+    urls: list[str]
+    prefix: str
+    first_requests: int = 0
+    first_bytes: int = 0
+    reload_requests: int = 0  # answered by the server, not from the browser's cache
+    reload_bytes: int = 0
+
+    def for_prefix(self, prefix: str) -> list[str]:
+        """Return the URLs as a page sent to ``prefix`` asks for them (its Voila's own files, the shared ones)."""
+        return [url.replace(self.prefix, prefix, 1) for url in self.urls]
+
+
+async def page_assets(browser, base: str, token: str, timeout: float) -> PageAssets:
+    """Return the files a real page loads from the server, and the page's weight, recorded once in Chromium.
+
+    The page is opened with an empty cache, then reloaded. The kernel API and the page itself
+    excluded from the files: light students speak to those themselves. The two pages take two
+    kernels from the pool (its spares).
     """
     context = await browser.new_context()
     urls: list[str] = []
     try:
         page = await context.new_page()
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Network.enable")
+        network = NetworkCount(cdp)
         page.on("request", lambda request: urls.append(request.url))
         await page.goto(f"http://{base}/?token={token}", timeout=timeout * 1000)
         await page.wait_for_function(PAD_PAINTED, timeout=timeout * 1000, polling=50)
+        await page.wait_for_load_state("networkidle", timeout=timeout * 1000)  # fonts come last
+        prefix = f"http://{base}{urlparse(page.url).path}"
+        first = network.totals()
+        await page.reload(timeout=timeout * 1000)
+        await page.wait_for_function(PAD_PAINTED, timeout=timeout * 1000, polling=50)
+        await page.wait_for_load_state("networkidle", timeout=timeout * 1000)
+        reload = network.totals()
     finally:
         await context.close()
     own = f"http://{base}/"
-    return [
+    files = [
         url
         for url in dict.fromkeys(urls)
-        if url.startswith(own) and "/api/" not in url and not url.startswith(f"{own}?")
+        if url.startswith(own)
+        and "/api/" not in url
+        and urlparse(url).path not in ("/", urlparse(prefix).path)
     ]
+    return PageAssets(files, prefix, *first, *reload)

@@ -21,7 +21,8 @@ async def run_class(
     """Let every student in at once; return what each saw, memory samples, kernel counts, CPU used.
 
     ``base`` is host:port the students open (Voila's, or the delaying proxy's). The CPU used is
-    (server s, kernels s, students' side s, class's wall-clock s). Sets ``args.asset_urls``.
+    (Voila s, nginx s, kernels s, students' side s, class's wall-clock s). Sets ``args.page`` (the
+    page's files and weight, recorded in Chromium, or None).
     """
     rng = random.Random(args.seed)
     plans = [[rng.randrange(10) for _ in range(args.digits)] for _ in range(args.students)]
@@ -44,7 +45,7 @@ async def run_class(
             )
             if args.yield_browsers:
                 yield_cpu([pid for pid in descendants(os.getpid()) if chromium(pid)])
-        args.asset_urls = await page_assets(browser, base, token, args.timeout) if args.assets else []
+        args.page = await page_assets(browser, base, token, args.timeout) if args.assets else None
         sampler = asyncio.create_task(sample_memory(server_pid, samples, kernels, stop))
         cpu_before, start = cpu_split(server_pid), time.monotonic()
         kinds = ["browser" if i < args.browsers else "light" for i in range(args.students)]
@@ -53,7 +54,7 @@ async def run_class(
                 browser_student(browser, base, token, plans[i], args.seed + i, args.timeout)
                 if kinds[i] == "browser"
                 else light_student(
-                    base, token, plans[i], args.seed + i, args.timeout, args.per_move, args.asset_urls
+                    base, token, plans[i], args.seed + i, args.timeout, args.per_move, args.page
                 )
             )
             for i in range(args.students)

@@ -1,6 +1,6 @@
 """A TCP proxy that delays every byte, to measure the class over a slower network.
 
-    python -m tools.classroom.delay_proxy LISTEN_PORT UPSTREAM_PORT ONE_WAY_DELAY_S
+    python -m tools.classroom.delay_proxy LISTEN_PORT UPSTREAM_HOST UPSTREAM_PORT ONE_WAY_DELAY_S
 
 It runs as its own process (``running_proxy``): the light students' busy event loop must not
 slow its forwarding down, or their own stalls would count as network delay.
@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from tools.local_servers import Server
 
 
-async def delay_proxy(listen_port: int, upstream_port: int, delay: float) -> None:
-    """Forward 127.0.0.1:listen_port to upstream_port, each byte ``delay`` s late in each direction."""
+async def delay_proxy(listen_port: int, upstream_host: str, upstream_port: int, delay: float) -> None:
+    """Forward 127.0.0.1:listen_port to upstream_host:upstream_port, each byte ``delay`` s late each way."""
 
     async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         queue: asyncio.Queue = asyncio.Queue()
@@ -43,7 +43,7 @@ async def delay_proxy(listen_port: int, upstream_port: int, delay: float) -> Non
             await sender
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", upstream_port)
+        up_reader, up_writer = await asyncio.open_connection(upstream_host, upstream_port)
         await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
@@ -51,10 +51,10 @@ async def delay_proxy(listen_port: int, upstream_port: int, delay: float) -> Non
         await server.serve_forever()
 
 
-def running_proxy(voila: Server, round_trip_ms: float, folder: Path) -> Server:
-    """Start the proxy in front of ``voila``, half the delay each way, as a process of its own.
+def running_proxy(server: Server, round_trip_ms: float, folder: Path) -> Server:
+    """Start the proxy in front of ``server`` (the app), half the delay each way, as a process of its own.
 
-    As a context manager, it is ready once Voila's static files answer through it, and stopped at the end.
+    As a context manager, it is ready once the server's probe answers through it, and stopped at the end.
     """
     # Imported here: the proxy's own process stays free of mnistlib, and of torch with it.
     from mnistlib.paths import REPO_ROOT
@@ -62,10 +62,14 @@ def running_proxy(voila: Server, round_trip_ms: float, folder: Path) -> Server:
 
     port = free_port()
     one_way = round_trip_ms / 2 / 1000
-    args = [sys.executable, "-m", "tools.classroom.delay_proxy", str(port), str(voila.port), str(one_way)]
-    log, probe = folder / "proxy.log", "/voila/static/favicon.ico"
-    return Server(args, port, voila.token, dict(os.environ), log, probe, cwd=REPO_ROOT)
+    args = [
+        *(sys.executable, "-m", "tools.classroom.delay_proxy"),
+        *(str(port), server.host, str(server.port), str(one_way)),
+    ]
+    return Server(
+        args, port, server.token, dict(os.environ), folder / "proxy.log", server.probe, cwd=REPO_ROOT
+    )
 
 
 if __name__ == "__main__":
-    asyncio.run(delay_proxy(int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
+    asyncio.run(delay_proxy(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])))

@@ -15,8 +15,10 @@ import random
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from urllib.parse import urlparse
 
+from tools.classroom.chromium_student import PageAssets
+from tools.classroom.page_files import fetch_files
 from tools.classroom.protocol import WS_PROTOCOL, KernelSocket, comm_data, reading_of
 from tools.classroom.student import MOVE_INTERVAL, MOVE_STEP, THINK_TIME, Student, jitter
 from tools.drawn_digits import DIGITS, Point, Stroke, dense
@@ -60,26 +62,21 @@ async def send_stroke(
 
 
 async def open_pad(
-    base: str, token: str, timeout: float, assets: Sequence[str] = ()
+    base: str, token: str, timeout: float, assets: PageAssets | None = None
 ) -> tuple[object, KernelSocket, dict[str, str]]:
     """Open the page as a browser does and connect to its kernel; return the websocket and the pad's widget ids.
 
-    ``assets``: the page's own files (scripts, styles) to fetch first, six at a time as a browser
-    does; a browser's cache starts empty in class. Returns once the kernel has repainted the pad
-    for this view: the pad is then usable.
+    The page's address may send the student on to one of several Voila processes (``/s1/``, ...);
+    the page's files, websocket and cookies are then that one's. ``assets``: the page's own files
+    (scripts, styles) to fetch first, as a browser with an empty cache does (page_files). Returns
+    once the kernel has repainted the pad for this view: the pad is then usable.
     """
     from tornado.httpclient import AsyncHTTPClient, HTTPRequest
     from tornado.websocket import websocket_connect
 
-    client = AsyncHTTPClient()
-    page = await client.fetch(f"http://{base}/?token={token}", request_timeout=timeout)
-    lanes = asyncio.Semaphore(6)  # a browser's connections to one server
-
-    async def fetch(url: str) -> None:
-        async with lanes:
-            await client.fetch(url, request_timeout=timeout)
-
-    await asyncio.gather(*(fetch(url) for url in assets))
+    page = await AsyncHTTPClient().fetch(f"http://{base}/?token={token}", request_timeout=timeout)
+    landed = f"http://{base}{urlparse(page.effective_url).path}"
+    await fetch_files(assets.for_prefix(landed) if assets else [], timeout)
     config = json.loads(
         html.unescape(
             re.search(
@@ -90,10 +87,12 @@ async def open_pad(
         )
     )
     session = uuid.uuid4().hex
+    # The page's cookies go back as a browser sends them (the server may bind the kernel to its page).
+    cookies = "; ".join(c.split(";", 1)[0] for c in page.headers.get_list("Set-Cookie"))
     conn = await websocket_connect(
         HTTPRequest(
-            f"ws://{base}/api/kernels/{config['kernelId']}/channels?session_id={session}",
-            headers={"Authorization": f"token {token}"},
+            f"ws://{base}{config['baseUrl']}api/kernels/{config['kernelId']}/channels?session_id={session}",
+            headers={"Authorization": f"token {token}", **({"Cookie": cookies} if cookies else {})},
             request_timeout=timeout,
         ),
         max_message_size=64 << 20,
@@ -171,7 +170,7 @@ async def light_student(
     seed: int,
     timeout: float,
     per_move: bool = False,
-    assets: Sequence[str] = (),
+    assets: PageAssets | None = None,
 ) -> Student:
     """One student without a browser: open the page (and its ``assets``), connect to its kernel, draw ``digits``."""
     student, rng = Student("light"), random.Random(seed)

@@ -44,16 +44,24 @@ def report(
     warm: float,
 ) -> None:
     """Print the figures, one block per kind of student."""
+    server = "one Voila (no nginx)" if args.one_voila else f"{args.backends} Voila process(es) behind nginx"
+    network = args.link or f"loopback, {args.delay_ms:.0f} ms round trip added"
     print(
         f"\n{args.students} students ({args.students - args.browsers} light, {args.browsers} in Chromium), "
-        f"pool {args.pool}, network delay {args.delay_ms:.0f} ms round trip, {args.digits} digits each"
+        f"{server}, pool {args.pool}, {args.digits} digits each"
     )
+    print(f"network: {network}")
     how = "one message per mouse move" if args.per_move else "the app page's batches (pad_client.js)"
     print(f"light students send strokes as {how}")
-    if args.asset_urls:
+    if args.page:
+        page = args.page
         print(
-            f"light students fetch the page's {len(args.asset_urls)} files, as a browser with an empty "
+            f"light students fetch the page's {len(page.urls)} files, as a browser with an empty "
             "cache does (recorded in Chromium before the class)"
+        )
+        print(
+            f"page in Chromium: first visit {page.first_requests} requests, {page.first_bytes / 2**20:.2f} MB "
+            f"transferred; reload {page.reload_requests} requests, {page.reload_bytes / 2**10:.0f} kB"
         )
     else:
         print("light students fetch the page alone, not its JavaScript (--no-assets, or no Chromium)")
@@ -69,15 +77,16 @@ def report(
     )
     # Where the cores went: a server or kernels near the machine's core count explain slow readings.
     # The students' side (light clients, Chromium) shares the machine here, unlike in a real class.
-    server_cpu, kernel_cpu, students_cpu, wall = cpu
+    voila_cpu, nginx_cpu, kernel_cpu, students_cpu, wall = cpu
     digits = max(1, sum(s.drawn for s in students))
     print(
-        f"CPU during the class ({wall:.0f} s): server {server_cpu:.0f} s = {server_cpu / wall:.2f} cores, "
+        f"CPU during the class ({wall:.0f} s): Voila {voila_cpu:.0f} s = {voila_cpu / wall:.2f} cores, "
+        f"nginx {nginx_cpu:.1f} s = {nginx_cpu / wall:.2f} cores, "
         f"kernels {kernel_cpu:.0f} s = {kernel_cpu / wall:.2f} cores, students' side (light clients + "
         f"Chromium) {students_cpu:.0f} s = {students_cpu / wall:.2f} cores ({os.cpu_count()} on this machine)"
     )
     print(
-        f"CPU per digit drawn: server {1000 * server_cpu / digits:.0f} ms, kernels {1000 * kernel_cpu / digits:.0f} ms"
+        f"CPU per digit drawn: Voila {1000 * voila_cpu / digits:.0f} ms, kernels {1000 * kernel_cpu / digits:.0f} ms"
     )
     for kind in ("light", "browser"):
         group = [s for s in students if s.kind == kind]

@@ -7,6 +7,7 @@ import contextlib
 import os
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from tools.local_servers import Server, cpu_seconds, descendants, kernel_pids, pss_bytes
 
@@ -16,14 +17,35 @@ def pss_mb(pids: Sequence[int]) -> float:
     return pss_bytes(pids) / 2**20
 
 
-def cpu_split(server_pid: int) -> tuple[float, float, float]:
-    """Return the CPU s used so far by the server process, its kernels, and this benchmark's side.
+def _command(pid: int) -> list[bytes]:
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    return []
+
+
+def voila_pids(server_pid: int) -> list[int]:
+    """Return the Voila processes among ``server_pid`` and its descendants (one, or one per backend)."""
+    return [pid for pid in descendants(server_pid) if _command(pid)[1:3] == [b"-m", b"voila"]]
+
+
+def nginx_pids(server_pid: int) -> list[int]:
+    """Return nginx's processes (master and workers) among ``server_pid``'s descendants."""
+    return [pid for pid in descendants(server_pid) if _command(pid)[:1] and b"nginx" in _command(pid)[0]]
+
+
+def cpu_split(server_pid: int) -> tuple[float, float, float, float]:
+    """Return the CPU s used so far by the Voila processes, nginx, the kernels, and this benchmark's side.
 
     This benchmark's side is this process (the light students) and its other children (Chromium).
     """
     server_side = set(descendants(server_pid))
     ours = [pid for pid in descendants(os.getpid()) if pid not in server_side]
-    return cpu_seconds([server_pid]), cpu_seconds(kernel_pids(server_pid)), cpu_seconds(ours)
+    return (
+        cpu_seconds(voila_pids(server_pid)),
+        cpu_seconds(nginx_pids(server_pid)),
+        cpu_seconds(kernel_pids(server_pid)),
+        cpu_seconds(ours),
+    )
 
 
 def wait_for_warm_pool(server: Server, pool: int, timeout: float) -> None:
@@ -32,18 +54,19 @@ def wait_for_warm_pool(server: Server, pool: int, timeout: float) -> None:
     Voila has no API that lists kernels, and its "pool is filled" log line comes when the kernels have
     started, before they have run the notebook.
     """
-    start, before = time.monotonic(), {}
+    start, before, now, busy = time.monotonic(), {}, {}, 0
     while time.monotonic() - start < timeout:
         if server.process.poll() is not None:
-            raise RuntimeError(f"Voila stopped:\n{server.log_tail(3000)}")
+            raise RuntimeError(f"the server stopped:\n{server.log_tail(3000)}")
         now = {pid: cpu_seconds([pid]) for pid in kernel_pids(server.process.pid)}
-        if len(now) >= pool and now.keys() == before.keys() and all(now[p] - before[p] < 0.05 for p in now):
+        busy = sum(1 for p in now if p not in before or now[p] - before[p] >= 0.05)
+        if len(now) >= pool and not busy:
             return
         before = now
         time.sleep(2)
     raise RuntimeError(
-        f"the pool of {pool} kernels was not warm after {timeout:.0f} s "
-        "(a slow or busy machine? try a smaller --pool)"
+        f"the pool of {pool} kernels was not warm after {timeout:.0f} s: {len(now)} kernels, {busy} of them "
+        "new or busy (a slow or busy machine? try a smaller --pool)"
     )
 
 
