@@ -163,6 +163,17 @@ def test_app_proxy_0_runs_one_voila_even_with_nginx(monkeypatch, capsys):
     assert "APP_PROXY=0" in capsys.readouterr().err
 
 
+def test_one_voila_without_nginx_serves_the_same_light_page_gzipped(tmp_path):
+    with app_server(tmp_path, APP_PROXY="0", APP_POOL="0") as server:
+        config, _, _ = open_page(server, "/")  # no pool: this page starts its kernel
+        status, headers, _ = get(server, f"{config['fullStaticUrl']}/voila.js", {"Accept-Encoding": "gzip"})
+    assert config["baseUrl"] == "/" and config["fullStaticUrl"] == "/voila/static"
+    assert {extension["name"] for extension in config["federated_extensions"]} == set(
+        serve.page_assets.EXTENSIONS
+    )
+    assert status == 200 and headers["Content-Encoding"] == "gzip"
+
+
 # -- The launcher running, two Voila processes behind nginx ------------------------------------------
 
 
@@ -209,7 +220,7 @@ def open_page(server, prefix: str) -> tuple[dict, list[str], str]:
     """GET the page at ``prefix`` as a student would; return its page config, its cookies, its CSS's URL."""
     status, headers, body = get(server, f"{prefix}?token={server.token}")
     assert status == 200, body[:300]
-    css = re.search(rb'href="([^"]+/voila/templates/[^"]+/static/index\.css\?v=[0-9a-f]+)"', body)[1].decode()
+    css = re.search(rb'href="([^"]*/voila/templates/[^"]+/static/index\.css\?v=[0-9a-f]+)"', body)[1].decode()
     return page_config(body), [c.split(";", 1)[0] for c in headers.get_all("Set-Cookie") or []], css
 
 

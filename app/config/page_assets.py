@@ -8,7 +8,8 @@ serves the same list from disk behind nginx.
 
 Behind app/serve.py's nginx, the page's JavaScript comes from one shared address for every Voila
 process, with a content hash in the path (:func:`shared_static_urls`): a student's browser fetches
-it once, keeps it for a year, and the Voila processes never see those requests.
+it once, keeps it for a year, and the Voila processes never see those requests. A Voila serving the
+class alone (no nginx) compresses what it sends itself (:func:`gzip_responses`).
 """
 
 from __future__ import annotations
@@ -34,3 +35,21 @@ def shared_static_urls(static_url: str, labextensions_url: str) -> Callable[...,
         return {**page_config, "fullStaticUrl": static_url, "fullLabextensionsUrl": labextensions_url}
 
     return hook
+
+
+def gzip_responses(voila_class: type) -> None:
+    """Make ``voila_class`` (voila.app.Voila) gzip its answers, as Tornado's ``compress_response`` does.
+
+    Voila hands its ``tornado_settings`` to the application after creating it, too late for that
+    setting, so the transform is added where Voila adds its handlers.
+    """
+    import tornado.web
+
+    init_handlers = voila_class.init_handlers
+
+    def init_handlers_gzipped(app) -> list:
+        if tornado.web.GZipContentEncoding not in app.app.transforms:
+            app.app.transforms.append(tornado.web.GZipContentEncoding)
+        return init_handlers(app)
+
+    voila_class.init_handlers = init_handlers_gzipped

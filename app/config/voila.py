@@ -176,4 +176,6 @@ if os.environ.get("APP_STATIC_URL"):
         os.environ["APP_STATIC_URL"], os.environ["APP_LABEXTENSIONS_URL"]
     )
 elif STANDALONE:
-    c.Voila.tornado_settings.update({"compress_response": True})
+    import voila.app
+
+    page_assets.gzip_responses(voila.app.Voila)
