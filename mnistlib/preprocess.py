@@ -267,7 +267,9 @@ def to_float(images: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
 
 def to_batch(images: torch.Tensor | np.ndarray) -> torch.Tensor:
     """Return digits (28, 28), (N, 28, 28) or (N, 1, 28, 28) as a float (N, 1, 28, 28) tensor in [0, 1]."""
-    x = torch.as_tensor(to_float(images)).detach()
+    x = to_float(images)
+    # A read-only array (a Prediction's model_input) is copied: torch will not share memory it may not write.
+    x = torch.as_tensor(x if isinstance(x, torch.Tensor) or x.flags.writeable else x.copy()).detach()
     if x.shape[-2:] != (SIZE, SIZE) or x.dim() not in (2, 3, 4) or (x.dim() == 4 and x.shape[1] != 1):
         raise ValueError(
             f"Expected 28x28 digits shaped (28, 28), (N, 28, 28) or (N, 1, 28, 28), got {tuple(x.shape)}. "

@@ -34,7 +34,7 @@ BLUE, ORANGE, SKY, PURPLE = "#0072B2", "#E69F00", "#56B4E9", "#CC79A7"
 VERMILLION, GREEN, YELLOW, BLACK = "#D55E00", "#009E73", "#F0E442", "#000000"
 GREY, LIGHT_GREY = "#999999", "#DDDDDD"
 # One colour per model in every lesson; a name that mentions a model ("CNN on MNIST") gets its colour
-MODEL_COLORS = {"MLP": BLUE, "Improved MLP": SKY, "CNN": ORANGE, "SmallCNN": ORANGE, "PlainCNN": ORANGE}
+MODEL_COLORS = {"MLP": BLUE, "CNN": ORANGE, "Plain CNN": ORANGE, "PlainCNN": ORANGE, "SmallCNN": ORANGE}
 PALETTE = (PURPLE, GREEN, BLUE, ORANGE, SKY, BLACK)  # for other names, in this order; no vermillion
 # Ten classes need ten colours: Okabe-Ito without vermillion (no red beside the green), and two more
 CLASS_COLORS = (BLUE, ORANGE, SKY, GREEN, YELLOW, PURPLE, BLACK, GREY, "#332288", "#8C510A")
@@ -109,7 +109,7 @@ def _wrap(text: str, inches: float) -> str:
 def model_styles(names: Sequence[str], free: Sequence[str] = PALETTE) -> list[tuple[str, int]]:
     """(colour, variant) per name: its model's colour, or the next ``free`` one; ``variant`` counts the
     earlier names of that colour (their bars hatched, their lines other markers)."""
-    keys = sorted(MODEL_COLORS, key=len, reverse=True)  # "Improved MLP" before "MLP"
+    keys = sorted(MODEL_COLORS, key=len, reverse=True)  # "Plain CNN" before "CNN"
     styles: list[tuple[str, int]] = []
     for name in names:
         key = next((k for k in keys if re.search(rf"\b{re.escape(k)}\b", str(name), re.IGNORECASE)), None)
@@ -544,7 +544,7 @@ def plot_feature_maps(maps: dict[str, torch.Tensor], image: Array | None = None,
         ax.imshow(mosaic, cmap=colormaps[DIGIT_CMAP].with_extremes(bad=BLUE), vmin=0, vmax=fmap.max() + 1e-6)
         which = f"the {len(chosen[name])} most active of" if len(chosen[name]) < len(fmap) else "all"
         size = f"{fmap.shape[1]}x{fmap.shape[2]}"
-        ax.set_title(f"layer {i + 1} ({name}): {which} {len(fmap)} maps, {size} each", loc="left")
+        ax.set_title(f"layer {i + 1}: {which} {len(fmap)} maps, {size} each", loc="left")
         bare_axes(ax)
     return fig
 
@@ -599,7 +599,7 @@ def plot_embedding(points: Array, labels: Array, you=None, neighbours=None, titl
     if you is not None:
         ax.scatter(*_numpy(you).reshape(2), marker="*", s=600, c=YELLOW, ec=BLACK, zorder=5, label=you_label)
         _legend(fig)
-    fig.suptitle(_wrap(title or "The test set in the network's penultimate layer (PCA)", 8))
+    fig.suptitle(_wrap(title or "The test set as the network's last layer sees it, in two dimensions", 8))
     return fig
 
 
