@@ -158,7 +158,7 @@ def digit_grid(images: list, captions: list[str], wrong: Any = None, ncols: int 
     """Digits [(H, W), ...] under captions, ``wrong`` ones framed; long captions make fewer columns."""
     n = len(images)
     longest = max((len(line) for c in captions for line in c.split("\n")), default=0)
-    side = max(0.55, 0.1 * longest + 0.25)  # inches a digit: its caption's width at 12 pt
+    side = max(0.8, 0.1 * longest + 0.25)  # inches a digit (big enough for the back row), or its caption
     ncols = max(1, min(ncols, n, int(MAX_WIDTH // side)))
     lines = max((c.count("\n") + 1 for c in captions if c), default=0)
     fig = figure(side * ncols, (side + 0.22 * lines + 0.05) * math.ceil(n / ncols) + 0.4 * bool(title))
@@ -226,7 +226,7 @@ def plot_class_balance(splits: Mapping[str, Array]) -> Figure:
     shares = {f"{name} ({c.sum():,})": c / c.sum() for name, c in counts.items()}
     _bars(ax, shares, [(GREY, 0), (BLACK, 0), (GREY, 1), (BLACK, 1)])
     ax.axhline(0.1, color=BLACK, lw=1, ls="--", label="perfectly balanced (10 %)")
-    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))  # 2.5 % steps keep their decimal
     ax.set(xlabel="digit", ylabel="share of the split")
     _legend(fig)
     fig.suptitle("How many examples of each digit?")

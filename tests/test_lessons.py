@@ -763,7 +763,7 @@ def table_column(table: str, column: str) -> dict[str, str]:
     at = next(i for i, c in enumerate(header) if column in c)
     found = {}
     for row in rows:
-        m = re.search(r"\b(\d\d_[a-z0-9_]+)", row[0])
+        m = re.search(r"\b(\d\d[a-z]?_[a-z0-9_]+)", row[0])
         if m and len(row) > at:
             found[f"{m.group(1)}.ipynb"] = row[at]
     return found
