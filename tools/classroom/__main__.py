@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 import tempfile
@@ -50,6 +51,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the class's shared bandwidth each way, in Mbit/s: the server then runs in a network "
         "namespace behind a shaped link (root and iproute2); 0: loopback",
     )
+    parser.add_argument(
+        "--server-cores",
+        type=int,
+        default=0,
+        help="run the app on this many cores only (the first ones; taskset), the students on the others: "
+        "how the class that fits grows with the cores (0: all cores, shared with the students)",
+    )
     parser.add_argument("--digits", type=int, default=3, help="digits each student draws")
     # Bounds: warming (the pool's kernels start one at a time), then the class, then clean-up stay
     # under 7 minutes in all.
@@ -88,7 +96,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         args.one_voila, args.backends = True, 1
         args.env["APP_PROXY"] = "0"
     elif args.backends is None:
-        args.backends = app_launcher.backend_count(args.students, app_launcher.cores())
+        args.backends = app_launcher.backend_count(args.students, args.server_cores or app_launcher.cores())
     args.env["APP_BACKENDS"] = str(args.backends)
     args.pool = app_launcher.pool_total(args.env, args.backends)
     if args.browsers and not Path(CHROMIUM).exists():
@@ -96,6 +104,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             f"--browsers needs Chromium at {CHROMIUM} (apt-get install chromium), or use --browsers 0"
         )
     return args
+
+
+def pinned(cores: int) -> list[str]:
+    """Return the command prefix that runs the app on its first ``cores`` cores, and pin this process to the rest."""
+    if not cores:
+        return []
+    all_cores = sorted(os.sched_getaffinity(0))
+    if cores >= len(all_cores):
+        raise RuntimeError(
+            f"--server-cores {cores}: this machine has {len(all_cores)}; the students need one"
+        )
+    os.sched_setaffinity(0, all_cores[cores:])
+    return ["taskset", "-c", ",".join(map(str, all_cores[:cores]))]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             server = app_server(
                 Path(tmp),
                 host=link.server_ip if link else "127.0.0.1",
-                prefix=link.prefix if link else (),
+                prefix=[*(link.prefix if link else ()), *pinned(args.server_cores)],
                 timeout=args.warm_timeout,
                 **args.env,
             )

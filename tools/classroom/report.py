@@ -45,6 +45,8 @@ def report(
 ) -> None:
     """Print the figures, one block per kind of student."""
     server = "one Voila (no nginx)" if args.one_voila else f"{args.backends} Voila process(es) behind nginx"
+    if args.server_cores:
+        server += f", pinned to {args.server_cores} core(s) (the students on the others)"
     network = args.link or f"loopback, {args.delay_ms:.0f} ms round trip added"
     print(
         f"\n{args.students} students ({args.students - args.browsers} light, {args.browsers} in Chromium), "
