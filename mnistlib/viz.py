@@ -452,6 +452,8 @@ def plot_reliability(calibration: Mapping[str, Array], title: str = "Is the conf
     ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="confidence", ylabel="accuracy", title=title)
     ax_count.bar(centers, count, log=True, **bars)
     ax_count.set(xlim=(0, 1), xlabel="confidence", ylabel="images (log scale)", title="How often that sure?")
+    for axis in (ax.xaxis, ax.yaxis, ax_count.xaxis):
+        axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     _legend(fig)
     return fig
 
