@@ -19,7 +19,6 @@ import numpy as np
 from PIL import Image
 
 from mnistlib.classroom.strokes import MODEL_VIEW_SIZE, UNSURE_BELOW, UploadTooLargeError
-from mnistlib.preprocess import BlankImageError, InvalidImageError, to_uint8
 
 # What each step of mnistlib.preprocess.to_mnist does, for the captions of the steps panel.
 STEP_CAPTIONS = {
@@ -45,7 +44,10 @@ def escape(text: str) -> str:
 
 def png_bytes(image: np.ndarray, size: int | None = None) -> bytes:
     """Encode a (H, W) image (uint8, or float in [0, 1]) as PNG, its long side enlarged to ``size`` px."""
-    image = Image.fromarray(to_uint8(image))
+    image = np.asarray(image)
+    if image.dtype != np.uint8:  # floats in [0, 1], as mnistlib.preprocess.to_uint8 takes them
+        image = (np.clip(image, 0.0, 1.0) * 255).round().astype(np.uint8)
+    image = Image.fromarray(image)
     if size is not None:
         # Nearest-neighbour keeps each MNIST pixel a crisp square instead of a blur.
         scale = size / max(image.size)
@@ -154,6 +156,8 @@ def prompt_html(text: str, digit: int | None, mode: str) -> str:
 
 def upload_error_text(name: str, exc: Exception) -> str:
     """Return the message shown when an uploaded file ``name`` could not be read, naming the file."""
+    from mnistlib.preprocess import BlankImageError, InvalidImageError  # imports PyTorch: only when needed
+
     if isinstance(exc, UploadTooLargeError):
         return f"{name} is {exc}"
     if isinstance(exc, (BlankImageError, InvalidImageError)):

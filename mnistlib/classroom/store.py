@@ -56,7 +56,6 @@ from mnistlib.classroom.store_export import EXPORT_COLUMNS, export_target, write
 from mnistlib.classroom.store_file import COLUMNS, KINDS, TIMEOUT, ClassStoreError, StoreFile, utc_timestamp  # noqa: F401
 from mnistlib.classroom.strokes import Strokes
 from mnistlib.paths import DATA_DIR, REPO_ROOT
-from mnistlib.preprocess import to_grey, to_mnist, to_uint8
 
 SAMPLE_CLASS = REPO_ROOT / "samples" / "sample_class.sqlite"  # drawn by tools/make_sample_class.py
 STORE_NAME = "class.sqlite"
@@ -168,6 +167,8 @@ def _drawing(
     image_or_strokes: Any, canvas_size: tuple[int, int] | None, brush: int | None
 ) -> tuple[str | None, np.ndarray, np.ndarray]:
     """Return (strokes JSON or None, raster uint8 (H, W), model input uint8 (28, 28)) of what was drawn."""
+    from mnistlib.preprocess import to_grey, to_mnist, to_uint8  # PyTorch: only a kernel that saves loads it
+
     if hasattr(image_or_strokes, "strokes") and hasattr(image_or_strokes, "rasterize"):  # a pad's Strokes
         pad = image_or_strokes
         canvas_size = canvas_size or (pad.width, pad.height)

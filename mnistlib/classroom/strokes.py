@@ -14,11 +14,13 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from mnistlib.preprocess import ImageInput, to_grey, to_mnist, to_uint8
+if TYPE_CHECKING:  # mnistlib.preprocess imports PyTorch: imported where used, so the panels load without it
+    from mnistlib.preprocess import ImageInput
 
 Point = tuple[float, float]
 
@@ -237,11 +239,15 @@ class Throttle:
 
 def upload_preview(content: bytes, size: int = PAD_SIZE) -> np.ndarray:
     """Return an uploaded picture as the pipeline sees it in grey, fitted into a (size, size) uint8 square."""
+    from mnistlib.preprocess import to_grey, to_uint8
+
     grey = Image.fromarray(to_uint8(to_grey(content)))
     return np.asarray(ImageOps.pad(grey, (size, size), color=0))
 
 
 def preprocessing_steps(image: ImageInput) -> list[tuple[str, np.ndarray]]:
     """Return the named intermediate images of ``mnistlib.preprocess.to_mnist`` for ``image``, in order."""
+    from mnistlib.preprocess import to_mnist
+
     _, steps = to_mnist(image, return_steps=True)
     return list(steps.items())
