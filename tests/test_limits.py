@@ -311,13 +311,28 @@ def test_a_pad_saves_no_faster_than_a_student_draws_and_at_most_its_share(tmp_pa
 def test_a_nickname_cannot_pass_for_a_pads_id(tmp_path):
     store = ClassStore(tmp_path)
     store.allow_nicknames = True
-    for posing in ("anon-00000000", "ANON-1234abcd", "Anon", " anon", "\uff41\uff4e\uff4f\uff4e-12345678"):
+    # Widths, cases, accents, invisible characters and letters of other scripts that look like Latin ones.
+    look_alikes = (
+        "\u0430non-1234abcd",
+        "\u0410\u039d\u039f\u039d-1234abcd",
+        "an0n-1",
+        "a\u200bnon",
+        "\u00e1non",
+    )
+    for posing in (
+        "anon-00000000",
+        "ANON-1234abcd",
+        "Anon",
+        " anon",
+        "\uff41\uff4e\uff4f\uff4e-12345678",
+        *look_alikes,
+    ):
         assert looks_anonymous(posing), posing
         collector = Collector(store, allow_nicknames=True, seed=0)
         collector.nickname = posing
         outcome = collector.save(drawing())
         assert outcome.kind == "error" and "anon" in outcome.text, posing
-    assert not looks_anonymous("Anna") and len(store) == 0
+    assert not any(map(looks_anonymous, ("Anna", "Anton", "Nina", "Ana", "onion"))) and len(store) == 0
     collector.nickname = "Anna"
     assert collector.save(drawing()).kind == "saved"
 

@@ -122,9 +122,26 @@ def class_dir() -> Path:
     return Path(os.environ.get("MNISTLIB_CLASS_DIR") or DATA_DIR / "class").expanduser()
 
 
+# Letters of other scripts drawn like the Latin letters of "anon" (Unicode's confusables for a, n and o,
+# after casefold), and the digit 0: "аnon-1234abcd" with a Cyrillic а reads as an anonymous id.
+LOOK_ALIKES = str.maketrans(
+    {
+        **dict.fromkeys("\u0430\u0251\u03b1\u237a\u1d43\u00aa", "a"),
+        **dict.fromkeys("\u0578\u057c\u03bd\u0274\u1d70\u207f", "n"),
+        **dict.fromkeys("\u043e\u03bf\u03c3\u0585\u0b66\u1d0f\u00ba\u00f8\u0030", "o"),
+    }
+)
+
+
 def looks_anonymous(name: str) -> bool:
-    """Return True if ``name`` could pass for a pad's anonymous id (``anon-...`` in any case or width)."""
-    return unicodedata.normalize("NFKC", name).casefold().strip().startswith("anon")
+    """Return True if ``name`` could pass for a pad's anonymous id (``anon-...`` in any case, width or script).
+
+    Widths and cases are folded (NFKC, casefold), accents and invisible characters dropped, and
+    letters of other scripts that look like a, n or o read as those.
+    """
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKC", name).casefold())
+    kept = "".join(c for c in folded if unicodedata.category(c) not in ("Mn", "Me", "Cf"))
+    return kept.translate(LOOK_ALIKES).strip().startswith("anon")
 
 
 def new_student_id() -> str:
