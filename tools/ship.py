@@ -7,10 +7,12 @@ python -m tools.ship cnn        # only the default CNN
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
 import platform
+import re
 import time
 from pathlib import Path
 
@@ -18,8 +20,8 @@ import torch
 
 from mnistlib.checkpoints import SHIPPED_MODELS, read_checkpoint, save_checkpoint
 from mnistlib.data import data_sha256, load_mnist
-from mnistlib.evaluate import accuracy
-from mnistlib.models import build_model, count_parameters
+from mnistlib.evaluate import accuracy, per_class_accuracy, predict_proba
+from mnistlib.models import MODELS, build_model, count_parameters
 from mnistlib.paths import MODELS_DIR
 from mnistlib.runtime import bf16_supported, seed_everything
 from mnistlib.train import RECIPES, fit, recipe_dict
@@ -76,6 +78,38 @@ def _flat(figures: dict) -> dict:
         else:
             out[key] = value
     return out
+
+
+TEST_ACCURACY_ABOUT = (
+    "Each shipped model's accuracy on MNIST's 10,000 test digits, per digit, keyed by the pad's menu label; "
+    "written by `python -m tools.ship` (alone: `python -m tools.ship --test-accuracy`). The teacher's live "
+    "view reads it beside the class's own accuracy without loading PyTorch."
+)
+
+
+def write_test_accuracy() -> Path:
+    """Write models/test_accuracy.json: every shipped checkpoint's accuracy per digit on the test set."""
+    from mnistlib.checkpoints import load_shipped
+    from mnistlib.classroom.class_view import TEST_ACCURACY
+
+    X, y = load_mnist("test")
+    models = {}
+    for arch, path in SHIPPED_MODELS.items():
+        predicted = predict_proba(load_shipped(arch), X).argmax(1)
+        models[MODELS[arch].menu_label or arch] = {
+            "file": path.name,
+            "architecture": arch,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "test_acc": round(float((predicted == y).float().mean()), 4),
+            "per_digit": [round(float(a), 4) for a in per_class_accuracy(y, predicted)],
+            "test_digits": [int((y == d).sum()) for d in range(10)],
+        }
+    text = json.dumps({"about": TEST_ACCURACY_ABOUT, "models": models}, indent=2) + "\n"
+    text = re.sub(r"\[\s+([-\d.,\s]+?)\s+\]", lambda m: "[" + " ".join(m[1].split()) + "]", text)
+    tmp = TEST_ACCURACY.with_name(f".{TEST_ACCURACY.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, TEST_ACCURACY)
+    return TEST_ACCURACY
 
 
 CARD_HEAD = """# Shipped models
@@ -182,7 +216,16 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("names", nargs="*", help=f"some of {', '.join(SHIPPED_MODELS)} (default: all)")
-    names = parser.parse_args(argv).names or list(SHIPPED_MODELS)
+    parser.add_argument(
+        "--test-accuracy",
+        action="store_true",
+        help="only write models/test_accuracy.json from the checkpoints as they are (seconds, no training)",
+    )
+    args = parser.parse_args(argv)
+    if args.test_accuracy:
+        print(f"wrote {write_test_accuracy()}")
+        return
+    names = args.names or list(SHIPPED_MODELS)
     for name in names:
         if name not in SHIPPED_MODELS:
             parser.error(f"unknown model {name!r}; choose from {sorted(SHIPPED_MODELS)}")
@@ -190,6 +233,7 @@ def main(argv: list[str] | None = None) -> None:
     for name in names:
         print(json.dumps(train_and_save(name, reliability_inputs=inputs), indent=2), flush=True)
     print(f"wrote {write_model_card()}")
+    print(f"wrote {write_test_accuracy()}")
 
 
 if __name__ == "__main__":

@@ -50,6 +50,19 @@ from typing import Any, NamedTuple
 import numpy as np
 from PIL import Image
 
+from mnistlib.classroom.class_view import (
+    EMPTY,
+    EXAMPLES,
+    NEWEST,
+    NO_STORE,
+    ClassState,
+    ClassSummary,
+    bump_version,
+    change_token,
+    read_class_state,
+    read_hidden,
+    summarise,
+)
 from mnistlib.classroom.store_export import EXPORT_COLUMNS, export_target, write_export
 
 # KINDS and ClassStoreError are part of this module's API: users import them from here.
@@ -455,6 +468,73 @@ class ClassStore:
         sql = "REPLACE INTO meta VALUES (?, ?)"
         self._file.run(True, "change the metadata", lambda c: c.executemany(sql, rows), None)
 
+    # ---- the teacher's settings for the whole class (every pad reads them before it saves)
+
+    def class_state(self) -> ClassState:
+        """Return what the teacher set for the class: collecting paused, a round of one digit, and a version."""
+        return self._file.run(False, "read the class's state", read_class_state, ClassState())
+
+    def pause(self, paused: bool = True) -> ClassState:
+        """Pause collecting for the whole class (no pad saves until ``resume``); return the new state."""
+        return self._set_state(
+            "pause collecting" if paused else "resume collecting", paused="1" if paused else "0"
+        )
+
+    def resume(self) -> ClassState:
+        """Let the class save drawings again; return the new state."""
+        return self.pause(False)
+
+    def start_round(self, digit: int) -> ClassState:
+        """Make every pad ask for ``digit`` ("everyone draw 3s") until ``end_round``; return the new state."""
+        return self._set_state(f"start a round of {digit}s", round=str(_check_label(digit)))
+
+    def end_round(self) -> ClassState:
+        """Let every pad go back to asking for all ten digits; return the new state."""
+        return self._set_state("end the round", round="")
+
+    def _set_state(self, doing: str, **items: str) -> ClassState:
+        def write(conn: sqlite3.Connection) -> ClassState:
+            conn.executemany("REPLACE INTO meta VALUES (?, ?)", list(items.items()))
+            bump_version(conn)
+            return read_class_state(conn)
+
+        return self._file.run(True, doing, write, ClassState())
+
+    def hide(self, record_id: int | str, hidden: bool = True) -> None:
+        """Hide one record (by id or UUID) from the teacher's live view, or show it again; KeyError if absent.
+
+        A hidden drawing stays in the store, its counts and its exports: the teacher deletes it for that.
+        """
+        doing = f"{'hide' if hidden else 'show'} record {record_id}"
+        if not self._file.run(True, doing, lambda c: _hide(c, record_id, hidden), False):
+            raise KeyError(f"There is no record {record_id!r} in {self.path}.")
+
+    def show_hidden(self) -> None:
+        """Show every record hidden from the teacher's live view again."""
+
+        def write(conn: sqlite3.Connection) -> None:
+            _write_hidden(conn, [])
+            bump_version(conn)
+
+        self._file.run(True, "show the hidden drawings", write, None)
+
+    def hidden(self) -> list[str]:
+        """Return the UUIDs of the records hidden from the teacher's live view."""
+        return self._file.run(False, "read the hidden drawings", read_hidden, [])
+
+    def change_token(self) -> str:
+        """Return a short string that changes with every save, merge, delete and teacher action (cheap to read)."""
+        return self._file.run(False, "read the class store's version", change_token, NO_STORE)
+
+    def summary(self, newest: int = NEWEST, examples: int = EXAMPLES, images: bool = False) -> ClassSummary:
+        """Return the class's summary as the teacher's live view shows it (see mnistlib.classroom.class_view).
+
+        ``images``: include the shown drawings' rasters (for a notebook); read in one transaction.
+        """
+        return self._file.run(
+            False, "summarise the drawings", lambda c: summarise(c, newest, examples, images), EMPTY
+        )
+
     # ---- reading
 
     def __len__(self) -> int:
@@ -560,7 +640,26 @@ def _delete(conn: sqlite3.Connection, record_id: int | str) -> bool:
         return False
     conn.execute("DELETE FROM drawings WHERE uuid = ?", row)
     conn.execute("INSERT OR IGNORE INTO deleted VALUES (?)", row)
+    if row[0] in read_hidden(conn):
+        _write_hidden(conn, [u for u in read_hidden(conn) if u != row[0]])
+    bump_version(conn)  # the teacher's live view notices a deletion at once
     return True
+
+
+def _hide(conn: sqlite3.Connection, record_id: int | str, hidden: bool) -> bool:
+    """Add a record's UUID to the hidden list, or take it out; return False if there is no such record."""
+    key = "uuid" if isinstance(record_id, str) else "id"
+    row = conn.execute(f"SELECT uuid FROM drawings WHERE {key} = ?", (record_id,)).fetchone()
+    if row is None:
+        return False
+    others = [u for u in read_hidden(conn) if u != row[0]]
+    _write_hidden(conn, [*others, row[0]] if hidden else others)
+    bump_version(conn)
+    return True
+
+
+def _write_hidden(conn: sqlite3.Connection, uuids: list[str]) -> None:
+    conn.execute("REPLACE INTO meta VALUES ('hidden', ?)", (json.dumps(uuids),))
 
 
 def _insert_new(conn: sqlite3.Connection, rows: list[tuple]) -> int:
