@@ -4,6 +4,7 @@
     DrawingPad()                      # draw a digit and watch the model read it (notebook 04)
     DrawingPad(collect=True)          # ask the class for digits and save them (notebook 06)
     ClassStore().images()             # the class's saved drawings
+    class_summary()                   # what the teacher's live view shows, in a notebook
 
 Nothing in the lessons' core modules imports this package. Its names are imported when first
 used, so a kernel that only reads digits never loads the widget libraries.
@@ -15,10 +16,12 @@ _HOMES = {
     "ClassImages": "store",
     "ClassStore": "store",
     "ClassStoreError": "store_file",
+    "ClassSummary": "class_view",
     "Collector": "collect",
     "DrawingPad": "pad",
     "Strokes": "strokes",
     "UNSURE_BELOW": "strokes",
+    "class_summary": "class_view",
     "fast_predict": "fast_route",
     "preprocessing_steps": "strokes",
     "sample_class": "store",

@@ -9,7 +9,10 @@ student id (``anon-3f9a2c7b``); a nickname is used instead only where the teache
     collector = Collector(ClassStore())               # asks for digits; the class folder's store
     collector.prompt.digit                          # the digit asked for now
     outcome = collector.save(pad_strokes, prediction, model_name="CNN (shipped)")
-    outcome.kind, outcome.text                      # "saved", "blank" or "error", and what to show
+    outcome.kind, outcome.text                      # "saved", "blank", "paused" or "error", and what to show
+
+The teacher acts for the whole class through the store (``ClassStore.pause``, ``start_round``): a
+collector reads the class's state before every save, and ``follow`` shows it between saves.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mnistlib.classroom.class_view import ClassState
 from mnistlib.classroom.store import ClassStore, ClassStoreError, looks_anonymous, new_student_id
 
 ASK, PICK = "ask", "pick"  # the two ways a pad gets a drawing's label
@@ -64,7 +68,7 @@ class DigitPrompt:
 
 @dataclass(frozen=True)
 class SaveOutcome:
-    """What happened when the student clicked Save: ``kind`` is "saved", "blank" or "error"."""
+    """What happened when the student clicked Save: ``kind`` is "saved", "blank", "paused" or "error"."""
 
     kind: str
     text: str  # the message for the pad's message line
@@ -108,6 +112,7 @@ class Collector:
         self._last_save = -math.inf
         self._mode = ASK
         self.mode = mode
+        self.state = ClassState()  # the teacher's pause and round, as this pad last showed them
 
     @property
     def mode(self) -> str:
@@ -122,8 +127,26 @@ class Collector:
 
     @property
     def label(self) -> int | None:
-        """Return the label the next saved drawing gets: the digit asked for, or the one picked (None if none)."""
+        """Return the label the next saved drawing gets: the round's digit, the one asked for, or the one picked."""
+        if self.state.round is not None:
+            return self.state.round
         return self.prompt.digit if self.mode == ASK else self.picked
+
+    def follow(self, state: ClassState | None = None, drawing: bool = False) -> bool:
+        """Take the teacher's pause and round (``state``, else read from the store); return True if they changed.
+
+        A pause shows at once. A new round waits while the student is ``drawing`` (the pad is not
+        blank): the drawing on the pad is still the digit the pad asked for.
+        """
+        if state is None:
+            try:
+                state = self.store.class_state()
+            except ClassStoreError:
+                return False  # a store that cannot be read now: the next save says why
+        if drawing and state.round != self.state.round:
+            state = ClassState(state.paused, self.state.round, self.state.version)
+        changed, self.state = state != self.state, state
+        return changed
 
     def pick(self, digit: int | None) -> None:
         """Pick the label of the drawing (pick mode); None takes the pick back."""
@@ -142,6 +165,10 @@ class Collector:
 
     def prompt_text(self) -> str:
         """Return what the pad asks the student to do now."""
+        if self.state.paused:
+            return "Paused by your teacher"
+        if self.state.round is not None:
+            return f"Everyone: draw {a_digit(self.state.round)}"
         if self.mode == ASK:
             return f"Draw {a_digit(self.prompt.digit)}"
         if self.picked is None:
@@ -175,6 +202,12 @@ class Collector:
             )
         if self.clock() - self._last_save < self.min_interval:
             return SaveOutcome("error", "Not saved: that was too fast. Draw the digit, then click Save.")
+        shown = self.state
+        self.follow()  # the teacher may have paused the class since the pad last looked
+        if self.state.paused:
+            return SaveOutcome(
+                "paused", "Not saved: your teacher has paused saving. Keep drawing; Save works again soon."
+            )
         student = self.student()
         if student != self.student_id and looks_anonymous(student):
             return SaveOutcome(
@@ -192,7 +225,14 @@ class Collector:
         self.saved += 1
         self._last_save = self.clock()
         done = f"Saved your {label} (drawing {self.saved} of this pad)."
-        if self.mode == ASK:
-            return SaveOutcome("saved", f"{done} Now draw {a_digit(self.prompt.next())}.", record_id, label)
+        if shown.round is None and self.mode == ASK:
+            self.prompt.next()  # the drawing was the prompt's digit; during a round the order waits
         self.picked = None  # every drawing gets a label picked for it, not the last one's by mistake
+        if self.state.round is not None:
+            again = " again" if shown.round == self.state.round else ""
+            return SaveOutcome(
+                "saved", f"{done} Now draw {a_digit(self.state.round)}{again}.", record_id, label
+            )
+        if self.mode == ASK:
+            return SaveOutcome("saved", f"{done} Now draw {a_digit(self.prompt.digit)}.", record_id, label)
         return SaveOutcome("saved", f"{done} Draw the next digit and pick its label.", record_id, label)

@@ -53,10 +53,16 @@ class CollectView:
         self.nickname.add_class("mnist-nickname")
         self.below = [self.save_button, self.mode_toggle, self.label_picker, self.nickname]
 
-    def show_prompt(self, text: str, digit: int | None, mode: str) -> None:
-        """Show the prompt; in pick mode, the label picker under the Save button."""
-        self.prompt.value = prompt_html(text, digit, mode)
-        self.label_picker.layout.display = "flex" if mode == PICK else "none"
+    def show_prompt(
+        self, text: str, digit: int | None, mode: str, paused: bool = False, round_digit: int | None = None
+    ) -> None:
+        """Show the prompt; in pick mode, the label picker under the Save button (not during a round).
+
+        While the teacher has paused saving, Save is off (the collector refuses a save anyway).
+        """
+        self.prompt.value = prompt_html(text, digit, mode, paused, round_digit)
+        self.label_picker.layout.display = "flex" if mode == PICK and round_digit is None else "none"
+        self.save_button.disabled = paused
 
 
 class CollectControls:
@@ -74,7 +80,7 @@ class CollectControls:
     def show_prompt(self) -> None:
         """Show what the collector asks for now."""
         c = self.collector
-        self.view.show_prompt(c.prompt_text(), c.label, c.mode)
+        self.view.show_prompt(c.prompt_text(), c.label, c.mode, c.state.paused, c.state.round)
 
     def saved(self, outcome: SaveOutcome) -> None:
         """Move on after a save: in pick mode the next drawing gets its own label; show the next prompt."""

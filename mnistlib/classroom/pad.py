@@ -10,6 +10,7 @@ readings from ``fast_route.fast_predict`` (``mnistlib.predict``'s answers, faste
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import math
 import os
@@ -62,6 +63,7 @@ from mnistlib.prediction import Prediction
 from mnistlib.preprocess import BlankImageError
 
 BLANK_INPUT = np.zeros((28, 28), np.uint8)
+CLASS_POLL = 2.0  # s: a collecting pad shows the teacher's pause or round this soon (one cheap read)
 # What the student reads when something they sent could not be used; the details go to tell_teacher.
 FAILED = "That did not work, and the pad ignored it. Try again, or reload the page if it keeps happening."
 
@@ -321,6 +323,8 @@ class DrawingPad:
         if self.collector is not None:
             self.collect_controls = CollectControls(collect_view, self.collector, on_save=self.save)
             collect_view.mode_toggle.observe(lambda _: self.view.set_message(), "value")
+            self.follow_class()
+            self._watch_class()
 
     def __repr__(self) -> str:
         return f"DrawingPad(model={self.model_label!r}, strokes={len(self.strokes)}, state={self.state!r})"
@@ -349,6 +353,8 @@ class DrawingPad:
         self.view.set_message()
         self.redraw()
         self.update()
+        if self.collector is not None:
+            self.follow_class()  # a round the teacher started while this drawing was on the pad
 
     def undo(self) -> None:
         """Remove the last stroke and read what is left."""
@@ -450,6 +456,30 @@ class DrawingPad:
                 f"a pad's drawing was not saved: {outcome.text}", with_traceback=False, key="not saved"
             )
         return outcome
+
+    def follow_class(self) -> None:
+        """Show the teacher's pause or round (from the class store) on the prompt, if it changed (collect mode)."""
+        blank = self.strokes.is_empty and self.uploaded is None
+        if self.collector is not None and self.collector.follow(drawing=not blank):
+            self.collect_controls.show_prompt()
+
+    def _watch_class(self) -> None:
+        """Look at the class's state every CLASS_POLL s on the kernel's event loop, while the pad's canvas lives."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no kernel's loop (a script, a test): the state is read at every save instead
+
+        def look() -> None:
+            if self.view.canvas.comm is None:  # the pad was closed
+                return
+            try:
+                self.follow_class()
+            except Exception:  # noqa: BLE001 - a failed look must not stop the next ones
+                tell_teacher("reading the class's state failed", key="class state")
+            loop.call_later(CLASS_POLL, look)
+
+        loop.call_later(CLASS_POLL, look)
 
     def current_image(self) -> np.ndarray | bytes | None:
         """Return what the model reads now: the uploaded file's bytes, the rasterised strokes, or None."""

@@ -148,10 +148,20 @@ def message_html(text: str = "", kind: str = "info") -> str:
     return f'<div class="mnist-message-text mnist-{kind}" data-kind="{kind}">{escape(text)}</div>'
 
 
-def prompt_html(text: str, digit: int | None, mode: str) -> str:
-    """Render collect mode's prompt ("Draw a 3"): ``data-digit`` is the label the next save gets ("" if none yet)."""
+def prompt_html(
+    text: str, digit: int | None, mode: str, paused: bool = False, round_digit: int | None = None
+) -> str:
+    """Render collect mode's prompt ("Draw a 3"): ``data-digit`` is the label the next save gets ("" if none yet).
+
+    ``data-paused`` and ``data-round`` say whether the teacher paused saving or started a round of one digit.
+    """
     label = "" if digit is None else str(digit)
-    return f'<div class="mnist-prompt-text" data-digit="{label}" data-mode="{mode}">{escape(text)}</div>'
+    state = f'data-paused="{str(paused).lower()}" data-round="{"" if round_digit is None else round_digit}"'
+    kind = " mnist-prompt-paused" if paused else ""
+    return (
+        f'<div class="mnist-prompt-text{kind}" data-digit="{label}" data-mode="{mode}" {state}>'
+        f"{escape(text)}</div>"
+    )
 
 
 def upload_error_text(name: str, exc: Exception) -> str:
@@ -284,6 +294,7 @@ PAD_CSS = (
   color: var(--jp-ui-font-color1, #333);}
 .mnist-pad .mnist-message-text.mnist-error {color:#c62828; font-weight:600;}
 .mnist-pad .mnist-message-text.mnist-saved {color:#2e7d32; font-weight:600;}
+.mnist-pad .mnist-message-text.mnist-paused, .mnist-pad .mnist-prompt-paused {color:#8a3b00; font-weight:600;}
 .mnist-pad .mnist-prompt-text {font: 600 clamp(15px, 0.08 * var(--mnist-pad-size), 22px)/1.3 system-ui, sans-serif;
   text-align:center; margin:0; color: var(--jp-ui-font-color0, #111);} /* one line over the pad */
 .mnist-pad .mnist-caption {font-size:var(--mnist-small); line-height:1.35; text-align:center;
