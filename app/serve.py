@@ -318,6 +318,12 @@ def nginx_config(
             f"            proxy_pass http://{b.name};\n"
             "        }\n"
         )
+    # The teacher's live view: any Voila can serve it (they share the class store); the first one does.
+    first = backends[0].prefix
+    locations.append(
+        f"        location = /teacher {{\n            return 302 {first}teacher/$is_args$args;\n        }}\n"
+        f"        location = /teacher/ {{\n            return 302 {first}teacher/$is_args$args;\n        }}\n"
+    )
     values = {
         "USER": f"user {user};" if user else "",
         "RUNTIME": str(runtime),
@@ -428,6 +434,9 @@ def serve_class(args: Sequence[str], nginx: str) -> int:
     students = int(os.environ.get("APP_STUDENTS") or 0)
     count = int(os.environ.get("APP_BACKENDS") or backend_count(students, cores()))
     code = class_code(host, args)
+    import class_code as codes  # app/config/class_code.py
+
+    codes.teacher_code()  # one teacher code (APP_TEACHER_CODE) for every Voila, which inherit it
     # Voila's template search path, as app/config/voila.py sets it for each Voila process.
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
         filter(None, [str(APP_DIR / "jupyter"), os.environ.get("JUPYTER_PATH")])

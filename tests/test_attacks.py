@@ -214,7 +214,7 @@ class Page:
             classes = state.get("_dom_classes", [])
             if s.get("model_name") == "CanvasModel":
                 self.ids["canvas"] = model_id
-            for css in ("mnist-reading", "mnist-message"):
+            for css in ("mnist-reading", "mnist-message", "mnist-prompt"):
                 if css in classes:
                     self.ids[css] = model_id
             if s.get("model_name") == "ButtonModel":

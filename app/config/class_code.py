@@ -8,11 +8,16 @@ then a class code is required: Voila's own token, which a student's browser send
 ``CODE=none`` serves without one. When the server is up, :func:`announce` prints the address to give
 the students as a link and as a QR code in the terminal (behind a reverse proxy, ``APP_PUBLIC_URL``
 is the address students use: see docs/class-server.md).
+
+The teacher's live view (app/config/teacher_view.py) has a code of its own that students never get,
+always, even on this computer only: ``APP_TEACHER_CODE``, or a new one (:func:`teacher_code`), printed
+on the line that says "teacher".
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import socket
 import sys
@@ -53,6 +58,14 @@ def class_code(code: str, host: str, proxied: bool = False) -> str | None:
     return None
 
 
+def teacher_code() -> str:
+    """Return the teacher's code: ``APP_TEACHER_CODE``, or a new one put there, so every Voila started from here shares it."""
+    code = os.environ.get("APP_TEACHER_CODE", "").strip()
+    if not code:
+        code = os.environ["APP_TEACHER_CODE"] = new_code()
+    return code
+
+
 def lan_address() -> str:
     """Return this computer's address on its network (the one a route out would use), or its name."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -75,8 +88,12 @@ def students_url(host: str, port: int, code: str | None, public_url: str = "") -
     return base + (f"?token={code}" if code else "")
 
 
-def announce(url: str, code: str | None, loopback: bool, out=sys.stdout) -> None:
-    """Print the students' link, a QR code of it and the class code, for the teacher's terminal."""
+def announce(url: str, code: str | None, loopback: bool, out=sys.stdout, teacher: str | None = None) -> None:
+    """Print the students' link, a QR code of it and the class code, for the teacher's terminal.
+
+    ``teacher``: the teacher's code (by default ``APP_TEACHER_CODE``, if set); then the live view's
+    link goes last, on its own line, away from the QR code the students scan.
+    """
     lines = ["", "=" * 72]
     if loopback:
         lines.append(f"The app is served to this computer only: {url}")
@@ -93,4 +110,9 @@ def announce(url: str, code: str | None, loopback: bool, out=sys.stdout) -> None
             segno.make(url, error="L").terminal(out=out, compact=True)
         except ImportError:
             print("(pip install segno to show the link as a QR code here)", file=out)
+    teacher = os.environ.get("APP_TEACHER_CODE") if teacher is None else teacher
+    if teacher:
+        view = url.split("?", 1)[0] + "teacher/"
+        print(f"The teacher's live view, for you only: {view}?code={teacher}", file=out)
+        print(f"Teacher code: {teacher}   (students never get it; the class code does not open it)", file=out)
     print("=" * 72, file=out, flush=True)

@@ -25,6 +25,7 @@ flood (class_server.py, kernel_socket.py, class_code.py and app/fork's memory ce
   512); past it the kernel is killed and its page says reload.
 * ``APP_HOST``, ``APP_CODE``, ``APP_PUBLIC_URL``: where Voila listens, the class code, the address
   students use (class_code.py); ``APP_BEHIND_PROXY=1`` trusts a reverse proxy's X-Forwarded-* headers.
+* ``APP_TEACHER_CODE``: the code of the teacher's live view (teacher_view.py; a new one if unset).
 """
 
 import os
@@ -115,6 +116,10 @@ if STANDALONE:
     c.Voila.authorizer_class = class_server.PageAuthorizer
     c.Voila.kernel_websocket_connection_class = kernel_socket.AppKernelConnection
     class_server.install_handlers(voila.app.Voila)
+    # The teacher's live view (<base_url>teacher/): a page and JSON read from the class store, no kernel.
+    import teacher_view
+
+    teacher_view.install_handlers(voila.app.Voila, class_code.teacher_code())
     # A message may carry one upload (mnistlib.classroom.strokes.MAX_UPLOAD_BYTES, 10 MB) and little else.
     c.Voila.tornado_settings = {"websocket_max_message_size": 11 * 2**20}
     # No HTTP request of the app has a body over a few kB (uploads go through the websocket), and a
