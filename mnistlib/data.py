@@ -152,6 +152,14 @@ def data_sha256(split: str = "train") -> str:
     return hashlib.sha256("".join(SHA256[n] for n in SPLITS[split]).encode()).hexdigest()
 
 
+def validation_split(
+    X: torch.Tensor, y: torch.Tensor, size: int = 5000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Set ``size`` digits aside at random (the same ones for the same seed); return X_fit, y_fit, X_val, y_val."""
+    order = torch.randperm(len(X), generator=torch.Generator().manual_seed(seed))
+    return X[order[size:]], y[order[size:]], X[order[:size]], y[order[:size]]
+
+
 def batches(
     X: torch.Tensor,
     y: torch.Tensor,

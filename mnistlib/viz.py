@@ -315,8 +315,10 @@ def plot_softmax(scores: Values, label: int | None = None, title: str = "") -> F
 
 
 @lesson_style
-def plot_running_accuracy(batch_accuracy: Values, end_accuracy: float) -> Figure:
-    """Plot each mini-batch's accuracy in an epoch, their running average and the test accuracy after it."""
+def plot_running_accuracy(
+    batch_accuracy: Values, end_accuracy: float, held_out: str = "validation"
+) -> Figure:
+    """Plot each mini-batch's accuracy in an epoch, their running average and the ``held_out`` accuracy after it."""
     acc = _numpy(batch_accuracy).astype(float)
     steps = np.arange(1, len(acc) + 1)
     running = np.cumsum(acc) / steps
@@ -324,7 +326,7 @@ def plot_running_accuracy(batch_accuracy: Values, end_accuracy: float) -> Figure
     ax = fig.subplots()
     ax.plot(steps, acc, color=GREY, lw=0.8, label="one mini-batch")
     ax.plot(steps, running, color=BLACK, lw=2.5, label=f"average since the start: {running[-1]:.1%}")
-    end = f"test accuracy after the epoch: {end_accuracy:.1%}"
+    end = f"{held_out} accuracy after the epoch: {end_accuracy:.1%}"
     ax.axhline(end_accuracy, color=BLACK, lw=2.5, ls="--", label=end)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set(ylim=(0, 1.02), xlabel="training step (mini-batch)", ylabel="accuracy")

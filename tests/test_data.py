@@ -146,3 +146,13 @@ def test_gzip_copy_round_trips(gz_copy):
     with gzip.open(gz_copy / "t10k-labels-idx1-ubyte.gz", "rb") as f:
         blob = f.read()
     assert hashlib.sha256(blob).hexdigest() == data.SHA256["t10k-labels-idx1-ubyte"]
+
+
+def test_the_validation_split_sets_the_same_random_digits_aside():
+    X, y = torch.arange(100).view(100, 1), torch.arange(100)
+    X_fit, y_fit, X_val, y_val = data.validation_split(X, y, size=20, seed=0)
+    assert len(X_val) == 20 and len(X_fit) == 80
+    assert sorted(torch.cat([y_fit, y_val]).tolist()) == list(range(100))  # each digit once
+    assert torch.equal(X_val[:, 0], y_val) and y_val.tolist() != list(range(20))  # at random, labels kept
+    assert torch.equal(data.validation_split(X, y, size=20, seed=0)[3], y_val)  # the same again
+    assert not torch.equal(data.validation_split(X, y, size=20, seed=1)[3], y_val)
