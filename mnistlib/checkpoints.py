@@ -61,7 +61,7 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(
-            f"No checkpoint at {path}. Train and save a model first (notebook 02), "
+            f"No checkpoint at {path}. Train and save a model first (notebooks 02a and 02b), "
             "or call load_model() with no argument to use the shipped one."
         )
     try:

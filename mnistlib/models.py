@@ -163,7 +163,7 @@ class ModelSpec:
 
     name: str  # stored in checkpoints; also the name of its own training recipe
     cls: type[ModelBase]
-    recipe: Recipe  # how notebook 02, tools/ship.py and tools/bench.py train it
+    recipe: Recipe  # how the lessons (02a, 02b), tools/ship.py and tools/bench.py train it
     shipped_file: str | None = None  # the trained file in models/, if the project ships one
     menu_label: str | None = None  # how the drawing pad's model menu names the shipped file
 
