@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 from ipykernel.iostream import OutStream
@@ -68,3 +73,40 @@ def test_a_kernel_started_without_the_template_skips_empty_flushes_and_still_pri
     assert run(kernel, "import sys; print('to stdout'); print('to stderr', file=sys.stderr)") == (
         "to stdout\nto stderr\n"
     )
+
+
+def test_a_template_whose_server_stops_while_it_imports_stops_too(tmp_path):
+    # The server starts the template and is gone half a second later, long before torch is imported.
+    starter = (
+        "import subprocess, sys, time; "
+        "print(subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL).pid, flush=True); time.sleep(0.5)"
+    )
+    server = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            starter,
+            *(sys.executable, str(FORK_DIR / "fork_kernel.py"), "serve", str(tmp_path / "template.sock")),
+        ],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.PIPE,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    template = int(server.stdout)
+    deadline = time.monotonic() + 60
+    while running(template) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = running(template)
+    if left:
+        os.kill(template, signal.SIGKILL)
+    assert not left, "the template outlived the server that started it"
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` runs (not gone, not a zombie)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False

@@ -120,6 +120,8 @@ def _child(conn: socket.socket, request: dict) -> None:
 
 def serve(path: str) -> None:
     """Import the heavy modules once, then fork a kernel for each launcher that connects to ``path``."""
+    # Before the imports: a server stopped while they run leaves this template to init, not to itself.
+    parent = os.getppid()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
         if os.path.exists(path):
             os.unlink(path)
@@ -129,8 +131,6 @@ def serve(path: str) -> None:
         import torch  # noqa: F401
 
         import mnistlib.classroom.fast_route  # noqa: F401 - torch, numpy, Pillow and the reading, for every kernel
-
-        parent = os.getppid()
 
         def die_with_server() -> None:
             while os.getppid() == parent:
