@@ -161,8 +161,10 @@ def digit_grid(images: list, captions: list[str], wrong: Any = None, ncols: int 
     side = max(0.8, 0.1 * longest + 0.25)  # inches a digit (big enough for the back row), or its caption
     ncols = max(1, min(ncols, n, int(MAX_WIDTH // side)))
     lines = max((c.count("\n") + 1 for c in captions if c), default=0)
-    fig = figure(side * ncols, (side + 0.22 * lines + 0.05) * math.ceil(n / ncols) + 0.4 * bool(title))
-    fig.suptitle(title if n or not title else f"{title}: none yet")
+    fig = figure(
+        side * ncols, (side + 0.22 * lines + 0.05) * math.ceil(n / ncols) + 0.4 * bool(title or not n)
+    )
+    fig.suptitle(title if n else f"{title}: none yet" if title else "none yet")
     for i, ax in enumerate(fig.subplots(math.ceil(n / ncols), ncols, squeeze=False).ravel() if n else []):
         ax.set_visible(i < n)
         bad = i < n and wrong is not None and bool(wrong[i])
@@ -179,9 +181,7 @@ def show_digits(
 ):
     """Show digits (N, H, W) or (N, 1, H, W) under their labels (N,), guesses (N,) with ✗ when wrong,
     confidences (N,) or captions."""
-    x = _as_images(images)
-    if len(x) == 0:
-        raise ValueError("show_digits got no images to show.")
+    x = _as_images(images)  # none: the title says "none yet"
     texts, wrong = [], []
     for i in range(len(x)):
         wrong.append(predictions is not None and labels is not None and int(predictions[i]) != int(labels[i]))

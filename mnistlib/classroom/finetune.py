@@ -24,7 +24,7 @@ from mnistlib.models import Recipe
 
 # Gentle: a sixth of the CNN recipe's peak learning rate, so a few hundred drawings adjust the shipped
 # weights instead of overwriting them; light augmentation and no label smoothing, so a fine-tuned model's
-# confidence stays honest. Chosen on the sample class store, 5 folds by student (docs/benchmarks.md).
+# confidence stays honest. Chosen on an earlier sample class store, 5 folds by student.
 FINE_TUNE = Recipe(num_epochs=6, batch_size=64, lr=1e-3, weight_decay=5e-4, augment=0.5)
 
 

@@ -330,8 +330,12 @@ class DrawingPad:
         return f"DrawingPad(model={self.model_label!r}, strokes={len(self.strokes)}, state={self.state!r})"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        """Show the pad's view when the pad is the last expression of a cell."""
-        return self.view._repr_mimebundle_(**kwargs)
+        """Show the pad's view when the pad is the last expression of a cell (text where no widget can show)."""
+        bundle = self.view._repr_mimebundle_(**kwargs)
+        bundle["text/plain"] = (
+            "A drawing pad: run this cell in JupyterLab to draw a digit and watch the model read it."
+        )
+        return bundle
 
     # ---- actions ---------------------------------------------------------------------------------
 
