@@ -19,13 +19,12 @@ from mnistlib.checkpoints import SHIPPED_MODELS, read_checkpoint
 from mnistlib.classroom.class_view import (
     TEST_ACCURACY,
     ClassState,
-    class_summary,
     mnist_accuracy,
     shown_student,
 )
 from mnistlib.classroom.collect import Collector
 from mnistlib.classroom.pad import DrawingPad
-from mnistlib.classroom.store import ClassStore, new_student_id, sample_class
+from mnistlib.classroom.store import ClassStore, class_summary, new_student_id, sample_class
 from mnistlib.paths import REPO_ROOT
 from tools.drawn_digits import DIGITS
 
@@ -111,6 +110,9 @@ def test_hidden_drawings_leave_the_view_not_the_store_and_deleted_ones_leave_eve
         store.hide(ids[1])
     with pytest.raises(KeyError):
         store.delete(gone)
+    with pytest.raises(KeyError):
+        store.raster_png(gone)
+    assert store.raster_png(ids[0]).startswith(b"\x89PNG")  # as stored, for the live view's tiles
 
 
 # ---- the summary --------------------------------------------------------------------------------------
@@ -200,8 +202,7 @@ def test_the_live_view_loads_without_pytorch():
         "import teacher_view\n"
         "from mnistlib.classroom.store import sample_class\n"
         "s = sample_class().summary(); s.html(); teacher_view.LiveView.answer(s)\n"
-        "from mnistlib.classroom.class_view import drawing_html\n"
-        "drawing_html(sample_class().get(1), 'x.png', teacher=True)\n"
+        "teacher_view.drawing_html(sample_class().get(1), 'x.png', teacher=True)\n"
         "heavy = sorted(m for m in ('torch', 'matplotlib', 'torchvision') if m in sys.modules)\n"
         "assert not heavy, heavy\n"
     )

@@ -11,7 +11,7 @@ notebook: a teacher's page costs the server a cheap read a second, and PyTorch i
   the code never stays in the address bar on the projector; ``POST teacher/login`` is the form.
 * ``GET teacher/api/summary?since=TOKEN``: the view's sections as HTML (a typed nickname escaped),
   the count and the class's state, or ``{"unchanged": true}`` while the store's change token
-  (ClassStore.change_token) is ``since``. The page asks every second: it is at most a second or so
+  (ClassStore.change_token) is ``since``. The page asks every 0.8 s: it is at most a second or so
   behind a save. Summaries are computed once per change for every teacher's page.
 * ``GET teacher/api/drawing/UUID``: "how the model sees it" for one drawing (its 28x28 input and
   the pad's bars); ``GET teacher/api/image/UUID.png``: its raster, kept by the browser.
@@ -37,6 +37,7 @@ import collections
 import concurrent.futures
 import hmac
 import html
+import io
 import json
 import logging
 import re
@@ -50,15 +51,18 @@ from typing import Any
 import tornado.web
 from jupyter_server.utils import url_path_join
 from kernel_socket import Pace  # next to this file (app/config is on sys.path)
+from PIL import Image
 
 from mnistlib.classroom.class_view import (
-    drawing_html,
+    esc,
+    percent,
     render_sections,
     render_view,
+    shown_student,
     view_attributes,
 )
-from mnistlib.classroom.panels import PAD_CSS
-from mnistlib.classroom.store import ClassStore, ClassStoreError
+from mnistlib.classroom.panels import PAD_CSS, bars_html, model_view_html
+from mnistlib.classroom.store import ClassStore, ClassStoreError, Record
 
 PAGE_DIR = Path(__file__).resolve().parents[1] / "teacher"  # the page's HTML, script and style
 COOKIE = "mnist-teacher"
@@ -332,17 +336,43 @@ class ImageHandler(TeacherHandler):
         self.finish(png)
 
 
+def drawing_html(record: Record, image_src: str, teacher: bool) -> str:
+    """Render "how the model sees it" for one record: the drawing, the 28x28 input, the reading and its bars."""
+    probabilities = record.probabilities
+    if record.predicted is None or probabilities is None:
+        reading = "The model gave no reading when it was saved."
+    else:
+        verdict = "\u2713 right" if record.predicted == record.label else "\u2717 misread"
+        sure = percent(float(probabilities[record.predicted]))
+        reading = f'Read as <b class="cv-big">{record.predicted}</b>, {sure} sure: <b>{verdict}</b>'
+    actions = ""
+    if teacher:
+        actions = (
+            '<div class="cv-actions">'
+            f'<button type="button" data-action="hide" data-uuid="{esc(record.uuid)}">Hide from this view</button>'
+            f'<button type="button" data-action="delete" data-uuid="{esc(record.uuid)}" class="cv-danger">'
+            "Delete from the store</button></div>"
+        )
+    return (
+        f'<div class="cv-detail mnist-pad" data-uuid="{esc(record.uuid)}" data-id="{record.id}">'
+        f'<h2 class="cv-detail-title">How the model sees drawing #{record.id}</h2>'
+        '<div class="cv-detail-row">'
+        f'<figure><img class="cv-raster" src="{esc(image_src)}" alt="The drawing as saved"><figcaption>'
+        f"Drawn for <b>{record.label}</b></figcaption></figure>"
+        f"<figure>{model_view_html(record.model_input)}<figcaption>What the model sees: 28 x 28</figcaption></figure>"
+        f'<div class="cv-detail-reading"><p>{reading}</p>{bars_html(probabilities)}</div></div>'
+        f'<p class="cv-note">Saved {esc(record.created[11:19])} UTC by {esc(shown_student(record.student))}, '
+        f"read by {esc(record.model or 'no model')}.</p>{actions}</div>"
+    )
+
+
 def _raster(store: ClassStore, uuid: str) -> bytes | None:
     """Return a record's raster PNG as stored (a picture's larger than MAX_RASTER_BYTES shrunk), or None."""
-    rows = store._file.fetch_all("read a drawing", "SELECT raster FROM drawings WHERE uuid = ?", (uuid,))
-    if not rows:
+    try:
+        png = store.raster_png(uuid)
+    except KeyError:
         return None
-    png = rows[0][0]
     if len(png) > MAX_RASTER_BYTES:
-        import io
-
-        from PIL import Image
-
         image = Image.open(io.BytesIO(png))
         image.thumbnail((280, 280))
         buffer = io.BytesIO()

@@ -21,7 +21,7 @@ _HOMES = {
     "DrawingPad": "pad",
     "Strokes": "strokes",
     "UNSURE_BELOW": "strokes",
-    "class_summary": "class_view",
+    "class_summary": "store",
     "fast_predict": "fast_route",
     "preprocessing_steps": "strokes",
     "sample_class": "store",

@@ -1,6 +1,6 @@
 """The class as the teacher sees it: the teacher's class-wide settings and a summary of the class store.
 
-    from mnistlib.classroom.class_view import class_summary
+    from mnistlib.classroom import class_summary   # (it lives in store.py: it opens the store)
     class_summary()                       # in a notebook: the live view's panels, for the class folder's store
     class_summary(ClassStore(path)).plot()  # the model's accuracy per digit, class vs MNIST's test set
 
@@ -31,8 +31,6 @@ from mnistlib.paths import MODELS_DIR
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-    from mnistlib.classroom.store import ClassStore, Record
 
 TEST_ACCURACY = MODELS_DIR / "test_accuracy.json"  # per-digit MNIST test accuracy of the shipped models
 NEWEST = 21  # drawings in the live view's gallery: three rows of seven on a 1920 px projector
@@ -338,20 +336,6 @@ EMPTY = ClassSummary(
 )
 
 
-def class_summary(
-    store: ClassStore | str | None = None, newest: int = NEWEST, examples: int = EXAMPLES
-) -> ClassSummary:
-    """Return the summary of a class store (by default the class folder's), with its drawings' images.
-
-    Displayed in a notebook it shows the teacher's live view's panels; ``.plot()`` draws the model's
-    accuracy per digit on the class beside MNIST's test set with the lessons' plot.
-    """
-    from mnistlib.classroom.store import ClassStore
-
-    store = store if isinstance(store, ClassStore) else ClassStore(store, read_only=True)
-    return store.summary(newest=newest, examples=examples, images=True)
-
-
 # ----------------------------------------------------------------------------- the view as HTML
 
 
@@ -557,38 +541,6 @@ def render_view(
         f'<div class="cv-status" data-section="status" role="status">{parts["status"]}</div>'
         f'<div class="cv-main"><div class="cv-left">{section("newest")}{section("students")}</div>'
         f'<div class="cv-side">{section("digits")}{section("hardest")}</div></div></div>'
-    )
-
-
-def drawing_html(record: Record, image_src: str, teacher: bool) -> str:
-    """Render "how the model sees it" for one record: the drawing, the 28x28 input, the reading and its bars."""
-    from mnistlib.classroom.panels import bars_html, model_view_html
-
-    probabilities = record.probabilities
-    if record.predicted is None or probabilities is None:
-        reading = "The model gave no reading when it was saved."
-    else:
-        verdict = "\u2713 right" if record.predicted == record.label else "\u2717 misread"
-        sure = percent(float(probabilities[record.predicted]))
-        reading = f'Read as <b class="cv-big">{record.predicted}</b>, {sure} sure: <b>{verdict}</b>'
-    actions = ""
-    if teacher:
-        actions = (
-            '<div class="cv-actions">'
-            f'<button type="button" data-action="hide" data-uuid="{esc(record.uuid)}">Hide from this view</button>'
-            f'<button type="button" data-action="delete" data-uuid="{esc(record.uuid)}" class="cv-danger">'
-            "Delete from the store</button></div>"
-        )
-    return (
-        f'<div class="cv-detail mnist-pad" data-uuid="{esc(record.uuid)}" data-id="{record.id}">'
-        f'<h2 class="cv-detail-title">How the model sees drawing #{record.id}</h2>'
-        '<div class="cv-detail-row">'
-        f'<figure><img class="cv-raster" src="{esc(image_src)}" alt="The drawing as saved"><figcaption>'
-        f"Drawn for <b>{record.label}</b></figcaption></figure>"
-        f"<figure>{model_view_html(record.model_input)}<figcaption>What the model sees: 28 x 28</figcaption></figure>"
-        f'<div class="cv-detail-reading"><p>{reading}</p>{bars_html(probabilities)}</div></div>'
-        f'<p class="cv-note">Saved {esc(record.created[11:19])} UTC by {esc(shown_student(record.student))}, '
-        f"read by {esc(record.model or 'no model')}.</p>{actions}</div>"
     )
 
 

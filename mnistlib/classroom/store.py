@@ -561,6 +561,16 @@ class ClassStore:
             raise KeyError(f"There is no record {record_id!r} in {self.path}.")
         return _record(row)
 
+    def raster_png(self, record_id: int | str) -> bytes:
+        """Return one record's raster as stored (PNG bytes), by id or UUID, without decoding it; KeyError if absent."""
+        key = "uuid" if isinstance(record_id, str) else "id"
+        rows = self._file.fetch_all(
+            f"read record {record_id}", f"SELECT raster FROM drawings WHERE {key} = ?", (record_id,)
+        )
+        if not rows:
+            raise KeyError(f"There is no record {record_id!r} in {self.path}.")
+        return rows[0][0]
+
     def counts(self) -> Counts:
         """Return how many drawings there are per digit and per student (students in order of first save)."""
         sql = "SELECT student, label, count(*), min(id) FROM drawings GROUP BY student, label ORDER BY 4"
@@ -719,3 +729,15 @@ def _where(label: int | None, student: str | None) -> tuple[str, tuple]:
         clauses.append("student = ?")
         params.append(student)
     return (" WHERE " + " AND ".join(clauses) if clauses else ""), tuple(params)
+
+
+def class_summary(
+    store: ClassStore | str | None = None, newest: int = NEWEST, examples: int = EXAMPLES
+) -> ClassSummary:
+    """Return the summary of a class store (by default the class folder's), with its drawings' images.
+
+    Displayed in a notebook it shows the teacher's live view's panels; ``.plot()`` draws the model's
+    accuracy per digit on the class beside MNIST's test set with the lessons' plot.
+    """
+    store = store if isinstance(store, ClassStore) else ClassStore(store, read_only=True)
+    return store.summary(newest=newest, examples=examples, images=True)
