@@ -74,12 +74,16 @@ lab: setup
 # files itself; without nginx, one Voila as before.
 # `make classroom STUDENTS=30 BROWSERS=3 [DELAY_MS=100]` measures a class opening it at once;
 # RATE_MBIT=30 DELAY_MS=20 puts it behind a school's shared 30 Mbit/s link with a 20 ms round trip.
+# SAVE_EVERY=5 has every student save each digit (collect mode); TEACHER=1 keeps the teacher's live
+# view open meanwhile and measures how far behind the class store it stays (docs/live-view.md).
 STUDENTS ?= 4
 APP_POOL ?=
 BACKENDS ?=
 BROWSERS ?= 1
 DELAY_MS ?= 0
 RATE_MBIT ?= 0
+SAVE_EVERY ?=
+TEACHER ?= 0
 COLLECT ?= 0
 HOST ?=
 CODE ?=
@@ -91,7 +95,7 @@ app: setup
 	APP_COLLECT=$(COLLECT) APP_HOST=$(HOST) APP_CODE=$(CODE) $(PY) app/serve.py
 
 classroom: setup-dev
-	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) $(if $(BACKENDS),--backends $(BACKENDS)) --delay-ms $(DELAY_MS) --rate-mbit $(RATE_MBIT)
+	$(PY) -m tools.classroom --students $(STUDENTS) --browsers $(BROWSERS) $(if $(APP_POOL),--pool $(APP_POOL)) $(if $(BACKENDS),--backends $(BACKENDS)) --delay-ms $(DELAY_MS) --rate-mbit $(RATE_MBIT) $(if $(SAVE_EVERY),--save-every $(SAVE_EVERY)) $(if $(filter 1,$(TEACHER)),--teacher)
 
 bench: data setup-dev
 	$(PY) -m tools.bench

@@ -42,7 +42,8 @@ stand for laptops of their own) take only the CPU the server and the light stude
 The modules, one job each: ``student`` (what a student does and saw), ``protocol`` (the kernel
 websocket), ``page_files`` (a page's files as a browser fetches them), ``light_student``,
 ``chromium_student``, ``delay_proxy``, ``school_link``, ``server_usage`` (memory and CPU of Voila,
-nginx and the kernels), ``class_run`` (everyone at once), ``report`` and ``__main__``
+nginx and the kernels), ``teacher_page`` (saves in collect mode, ``--save-every``, and the teacher's live
+view open throughout, ``--teacher``), ``class_run`` (everyone at once), ``report`` and ``__main__``
 (the command line). The digits drawn are ``tools.drawn_digits``; the server's lifecycle is
 ``tools.local_servers``'.
 """

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 import sys
 import tempfile
@@ -19,6 +20,7 @@ from tools.classroom.delay_proxy import running_proxy
 from tools.classroom.report import report
 from tools.classroom.school_link import school_link
 from tools.classroom.server_usage import pss_mb, wait_for_warm_pool
+from tools.classroom.teacher_page import print_figures
 from tools.local_servers import CHROMIUM, app_launcher, app_server, descendants
 
 
@@ -85,6 +87,19 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="light students send one message per mouse move (ipycanvas's own events, as in JupyterLab) "
         "instead of the app page's batches",
     )
+    parser.add_argument(
+        "--save-every",
+        type=float,
+        default=0.0,
+        help="collect mode: light students click Save after each digit, at most every so many seconds "
+        "(a class folder of the run's own)",
+    )
+    parser.add_argument(
+        "--teacher",
+        action="store_true",
+        help="open the teacher's live view throughout (a Chromium of its own) and measure how far "
+        "behind the store it stays (with --save-every)",
+    )
     args = parser.parse_args(argv)
     args.browsers = min(args.browsers, args.students)
     args.assets = args.assets and Path(CHROMIUM).exists()
@@ -98,6 +113,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     elif args.backends is None:
         args.backends = app_launcher.backend_count(args.students, args.server_cores or app_launcher.cores())
     args.env["APP_BACKENDS"] = str(args.backends)
+    if args.save_every or args.teacher:
+        args.env |= {"APP_COLLECT": "1", "APP_TEACHER_CODE": secrets.token_hex(8)}
+    if args.teacher and not Path(CHROMIUM).exists():
+        parser.error(f"--teacher needs Chromium at {CHROMIUM} (apt-get install chromium)")
     args.pool = app_launcher.pool_total(args.env, args.backends)
     if args.browsers and not Path(CHROMIUM).exists():
         parser.error(
@@ -131,6 +150,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 servers.enter_context(school_link(args.rate_mbit, args.delay_ms)) if args.rate_mbit else None
             )
             args.link = link.describe() if link else ""
+            args.class_dir = Path(tmp) / "class"  # collect mode saves here, never into data/class/
+            args.env["MNISTLIB_CLASS_DIR"] = str(args.class_dir)
             server = app_server(
                 Path(tmp),
                 host=link.server_ip if link else "127.0.0.1",
@@ -151,6 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 base = f"127.0.0.1:{proxy.port}"
             students, samples, kernels, cpu = asyncio.run(run_class(args, server, base))
             report(students, samples, kernels, cpu, baseline, args, warm)
+            if args.save_every or args.teacher:
+                print_figures(students, args)
         except RuntimeError as exc:
             print(f"classroom: {exc}", file=sys.stderr)
             return 2

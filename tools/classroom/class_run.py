@@ -12,6 +12,7 @@ from tools.classroom.chromium_student import browser_student, chromium, page_ass
 from tools.classroom.light_student import light_student
 from tools.classroom.server_usage import cpu_split, sample_memory
 from tools.classroom.student import Student
+from tools.classroom.teacher_page import TeacherPage
 from tools.local_servers import CHROMIUM, CHROMIUM_ARGS, Server, descendants
 
 
@@ -34,9 +35,10 @@ async def run_class(
 
     # All students at once, each with a browser's six connections, not 10 requests by 10.
     AsyncHTTPClient.configure(None, max_clients=6 * args.students + 10)
-    browser = playwright = sampler = None
+    browser = playwright = sampler = teacher = None
+    tasks: list[asyncio.Future] = []
     try:
-        if args.browsers or args.assets:
+        if args.browsers or args.assets or args.teacher:
             from playwright.async_api import async_playwright
 
             playwright = await async_playwright().start()
@@ -45,8 +47,14 @@ async def run_class(
             )
             if args.yield_browsers:
                 yield_cpu([pid for pid in descendants(os.getpid()) if chromium(pid)])
+        if args.teacher:  # open before the class comes, as a teacher would (before the page's files are
+            # recorded: those take kernels the pool refills once quiet, as in a run without the page)
+            teacher = TeacherPage(playwright, CHROMIUM, CHROMIUM_ARGS)
+            await teacher.open(base, args.env["APP_TEACHER_CODE"], args.timeout, args.yield_browsers)
         args.page = await page_assets(browser, base, token, args.timeout) if args.assets else None
         sampler = asyncio.create_task(sample_memory(server_pid, samples, kernels, stop))
+        if teacher is not None:
+            teacher.class_starts()
         cpu_before, start = cpu_split(server_pid), time.monotonic()
         kinds = ["browser" if i < args.browsers else "light" for i in range(args.students)]
         tasks = [
@@ -54,7 +62,14 @@ async def run_class(
                 browser_student(browser, base, token, plans[i], args.seed + i, args.timeout)
                 if kinds[i] == "browser"
                 else light_student(
-                    base, token, plans[i], args.seed + i, args.timeout, args.per_move, args.page
+                    base,
+                    token,
+                    plans[i],
+                    args.seed + i,
+                    args.timeout,
+                    args.per_move,
+                    args.page,
+                    args.save_every,
                 )
             )
             for i in range(args.students)
@@ -62,6 +77,7 @@ async def run_class(
         # The whole class is bounded too: a student still drawing then counts as a failure.
         await asyncio.wait(tasks, timeout=args.class_timeout)
         cpu_after, wall = cpu_split(server_pid), time.monotonic() - start
+        args.class_wall = wall
         students = []
         for kind, task in zip(kinds, tasks, strict=True):
             if task.done():
@@ -73,6 +89,9 @@ async def run_class(
         stop.set()
         if sampler is not None:
             await sampler
+        if teacher is not None:
+            done = [t.result() for t in tasks if t.done() and not t.cancelled() and t.exception() is None]
+            args.teacher_run = await teacher.close(sum(s.saved for s in done))
         if browser is not None:
             await browser.close()
         if playwright is not None:

@@ -21,6 +21,7 @@ from tools.classroom.chromium_student import PageAssets
 from tools.classroom.page_files import fetch_files
 from tools.classroom.protocol import WS_PROTOCOL, KernelSocket, comm_data, reading_of
 from tools.classroom.student import MOVE_INTERVAL, MOVE_STEP, THINK_TIME, Student, jitter
+from tools.classroom.teacher_page import pace, save
 from tools.drawn_digits import DIGITS, Point, Stroke, dense
 
 BATCH_INTERVAL = 0.3  # s: the app page sends a stroke's moves in batches this far apart (pad_client.js)
@@ -130,6 +131,10 @@ def pad_widget_ids(states: dict) -> dict[str, str]:
             ids["reading"] = model_id
         elif s.get("model_name") == "ButtonModel" and st.get("description") == "Clear":
             ids["clear"] = model_id
+        elif s.get("model_name") == "ButtonModel" and st.get("description") == "Save":
+            ids["save"] = model_id  # collect mode's
+        elif "mnist-message" in st.get("_dom_classes", []):
+            ids["message"] = model_id
     if len(ids) < 4:
         raise RuntimeError(f"the page's widgets lack a pad: found {sorted(ids)}")
     return ids
@@ -171,10 +176,14 @@ async def light_student(
     timeout: float,
     per_move: bool = False,
     assets: PageAssets | None = None,
+    save_every: float = 0.0,
 ) -> Student:
-    """One student without a browser: open the page (and its ``assets``), connect to its kernel, draw ``digits``."""
+    """One student without a browser: open the page (and its ``assets``), connect to its kernel, draw ``digits``.
+
+    ``save_every``: click Save after each digit, at most every so many seconds (collect mode; teacher_page).
+    """
     student, rng = Student("light"), random.Random(seed)
-    start = time.monotonic()
+    start, last_save = time.monotonic(), None
     try:
         conn, ks, ids = await open_pad(base, token, timeout, assets)
         student.usable = time.monotonic() - start
@@ -184,6 +193,11 @@ async def light_student(
             student.reading += latencies
             student.drawn += 1
             student.read_right += read == str(digit)
+            if save_every:
+                await pace(last_save, save_every, rng)
+                last_save = time.monotonic()
+                student.saves.append(await save(ks, ids, timeout))
+                student.saved += 1
         conn.close()
     except Exception as exc:  # noqa: BLE001 - a benchmark counts failures instead of stopping
         student.failures.append(f"{type(exc).__name__}: {exc}"[:200])

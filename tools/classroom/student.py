@@ -23,6 +23,8 @@ class Student:
     reading: list[float] = field(default_factory=list)  # s, pointer up -> final reading
     drawn: int = 0
     read_right: int = 0
+    saves: list[float] = field(default_factory=list)  # s, Save clicked -> the pad says "saved" (collect mode)
+    saved: int = 0
     failures: list[str] = field(default_factory=list)
 
 
