@@ -29,7 +29,6 @@ flood (class_server.py, kernel_socket.py, class_code.py and app/fork's memory ce
 """
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -136,8 +135,11 @@ if STANDALONE:
     os.environ["JUPYTER_WIDGETS_ECHO"] = "0"
     os.environ["MNIST_KERNEL_MEMORY_MB"] = os.environ.get("APP_KERNEL_MEMORY_MB", "512")
     # Each websocket holds a few sockets to its kernel: let the server use all the files it may open.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
+    if sys.platform != "win32":  # Windows has no resource module, and no such limit to raise
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 65536)), hard))
 
     HOST = os.environ.get("APP_HOST", "")
     if HOST:
