@@ -11,7 +11,7 @@ that its centre of mass landed on pixel (14, 14), counting pixel ``i`` as centre
     cleaned   subtract background, uneven light and noise; ink scaled to 1    (H, W)
     cropped   cut to the ink's bounding box, stray specks left out            (h, w)
     fitted    scale the long side to 20 px, aspect kept; hairlines thickened  (<= 20, <= 20)
-    centered  place in 28x28 with the centre of mass at (14, 14)              (28, 28) float32 in [0, 1]
+    centred  place in 28x28 with the centre of mass at (14, 14)              (28, 28) float32 in [0, 1]
 
 The steps follow in that order, then the reading of what a user hands over; normalisation lives here only.
 """
@@ -77,8 +77,8 @@ def to_mnist(
     steps["ink"] = ink_bright(steps["grey"])
     steps["cleaned"] = remove_background(steps["ink"])
     steps["cropped"] = crop_to_ink(steps["cleaned"])
-    steps["fitted"], steps["centered"] = center_digit(steps["cropped"])
-    return (steps["centered"], steps) if return_steps else steps["centered"]
+    steps["fitted"], steps["centred"] = center_digit(steps["cropped"])
+    return (steps["centred"], steps) if return_steps else steps["centred"]
 
 
 # ----------------------------------------------------------------------------- ink: bright on dark
@@ -212,7 +212,7 @@ def fit_box(cropped: np.ndarray, box: int = BOX) -> np.ndarray:
     return np.clip(fitted / peak if peak > 0 else fitted, 0, 1)
 
 
-# ----------------------------------------------------------------------------- centered: in 28 x 28
+# ----------------------------------------------------------------------------- centred: in 28 x 28
 def center_of_mass(image: np.ndarray) -> tuple[float, float]:
     """Return the (row, column) centre of mass of an image's brightness, pixel ``i`` centred at ``i``."""
     total = float(image.sum(dtype=np.float64))
@@ -238,13 +238,13 @@ def place(fitted: np.ndarray, center: tuple[float, float]) -> np.ndarray | None:
 def center_digit(cropped: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Fit the cropped ink into 20x20 and centre it in 28x28 by whole pixels, as MNIST did.
 
-    Returns (fitted, centered). Ink so lopsided that centring pushes it off the field is fitted smaller.
+    Returns (fitted, centred). Ink so lopsided that centring pushes it off the field is fitted smaller.
     """
     for box in range(BOX, 13, -1):
         fitted = fit_box(cropped, box)
-        centered = place(fitted, center_of_mass(fitted))
-        if centered is not None:
-            return fitted, centered
+        centred = place(fitted, center_of_mass(fitted))
+        if centred is not None:
+            return fitted, centred
     raise AssertionError("unreachable: a 14x14 box always fits a 28x28 field around its centre of mass")
 
 

@@ -261,9 +261,15 @@ def plot_pixel_histogram(values: Mapping[str, Array]) -> Figure:
     for ax, (name, v) in zip(axes, values.items()):
         flat = _numpy(v).astype(np.float64).ravel()
         mean, std = flat.mean(), flat.std()
-        ax.hist(flat, bins=51, color=GREY, log=True)
+        # Pixels are 256 evenly spaced levels (bytes, or bytes rescaled): bars of 4 levels with every level
+        # inside a bar, so every panel of the same pixels draws the same bars.
+        lo, hi = flat.min(), flat.max()
+        level = np.diff(np.unique(flat)).min(initial=hi - lo) or 1.0
+        bars = int((hi - lo) / level) // 4 + 1
+        ax.hist(flat, bins=lo - level / 2 + 4 * level * np.arange(bars + 1), color=GREY, log=True)
         ax.axvline(mean, color=BLACK, lw=2, label="mean")
         ax.axvspan(mean - std, mean + std, color=PURPLE, alpha=0.25, label="mean ± std")
+        mean = round(mean, 2) + 0.0  # "0.00", never "-0.00"
         ax.set(
             title=f"{name}\nmean {mean:.2f}, std {std:.2f}", xlabel="pixel value", ylabel="pixels (log scale)"
         )
@@ -453,7 +459,7 @@ def plot_reliability(calibration: Mapping[str, Array], title: str = "Is the conf
     ax.plot(centers[used], conf[used], "o", color=BLACK, ms=6, label="mean confidence in the bin")
     ax.set(xlim=(0, 1), ylim=(0, 1), aspect="equal", xlabel="confidence", ylabel="accuracy", title=title)
     ax_count.bar(centers, count, log=True, **bars)
-    ax_count.set(xlim=(0, 1), xlabel="confidence", ylabel="images (log scale)", title="How often that sure?")
+    ax_count.set(xlim=(0, 1), xlabel="confidence", ylabel="answers (log scale)", title="How often that sure?")
     for axis in (ax.xaxis, ax.yaxis, ax_count.xaxis):
         axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     _legend(fig)
@@ -553,9 +559,14 @@ def plot_feature_maps(maps: dict[str, torch.Tensor], image: Array | None = None,
     return fig
 
 
+def sure(p: float) -> str:
+    """Return a probability in percent, one decimal near 100 %: 0.998 is "99.8%", never "100%"."""
+    return f"{p:.1%}" if 0.995 <= p < 0.9995 else f"{p:.0%}"
+
+
 # What each kind of saliency map means, shown under its name
 SALIENCY_CAPTIONS = {
-    "gradient x input": "red ink raised the score",
+    "gradient x input": "red ink adds to the score (an estimate)",
     "occlusion": "erasing red ink lowers the score",
     "gradient": "more ink on red would raise the score",
 }
@@ -628,7 +639,7 @@ def plot_variations(images: Array, probs: Array | dict[str, Array], titles: Sequ
         row, col = 2 * (i // ncols), i % ncols
         top, bottom = fig.add_subplot(grid[row, col]), fig.add_subplot(grid[row + 1, col])
         top.imshow(x[i], cmap=DIGIT_CMAP, vmin=0, vmax=1)
-        verdicts = [f"{says[name]} {p[i].argmax()} ({p[i].max():.0%})" for name, p in runs.items()]
+        verdicts = [f"{says[name]} {p[i].argmax()} ({sure(p[i].max())})" for name, p in runs.items()]
         top.set_title("\n".join([title, *verdicts]), fontweight="normal")
         bare_axes(top)
         _bars(bottom, {name: p[i] for name, p in runs.items()}, styles)

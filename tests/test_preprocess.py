@@ -162,10 +162,10 @@ def test_center_convention_matches_mnist(mnist_test):
 
 def test_steps_are_returned_in_order_with_their_shapes(digit_cover):
     out, steps = to_mnist(render(digit_cover, "dark-on-light", "rgba"), return_steps=True)
-    assert list(steps) == ["grey", "ink", "cleaned", "cropped", "fitted", "centered"]
+    assert list(steps) == ["grey", "ink", "cleaned", "cropped", "fitted", "centred"]
     assert steps["grey"].shape == steps["ink"].shape == steps["cleaned"].shape == (200, 160)
     assert max(steps["fitted"].shape) == 20 and steps["cropped"].shape[0] < 200
-    assert steps["centered"] is out
+    assert steps["centred"] is out
     assert all(s.dtype == np.float32 and s.min() >= 0 and s.max() <= 1 for s in steps.values())
 
 

@@ -211,4 +211,4 @@ def test_preprocessing_steps_end_with_the_28x28_model_input():
     for stroke in DIGITS[7]:
         s.add_stroke(stroke)
     steps = preprocessing_steps(s.rasterize())
-    assert [name for name, _ in steps][-1] == "centered" and steps[-1][1].shape == (28, 28)
+    assert [name for name, _ in steps][-1] == "centred" and steps[-1][1].shape == (28, 28)

@@ -156,7 +156,7 @@ def plots(mnist_test, shipped_cnn):
         "plot_robustness": lambda: viz.plot_robustness([0, 1, 2], two, "shift (pixels)", "Moved right"),
         "plot_shift_confidence": lambda: viz.plot_shift_confidence([0, 1, 2], two, digit=7),
         "plot_preprocessing_steps": lambda: viz.plot_preprocessing_steps(
-            [("grey", np.zeros((280, 280), np.float32)), ("cropped", seven[4:24, 6:22]), ("centered", seven)]
+            [("grey", np.zeros((280, 280), np.float32)), ("cropped", seven[4:24, 6:22]), ("centred", seven)]
             * 2
         ),
         "plot_filters": lambda: viz.plot_filters(look_inside.first_layer_filters(shipped_cnn)),
@@ -525,3 +525,16 @@ def test_show_digits_of_nothing_says_none_yet():
     empty = torch.zeros(0, 28, 28, dtype=torch.uint8)
     assert viz.show_digits(empty, title="Changed").texts[0].get_text() == "Changed: none yet"
     assert len(viz.show_digits(empty)._repr_png_()) > 0
+
+
+def test_pixel_histograms_of_the_same_pixels_draw_the_same_bars(mnist_train):
+    X = mnist_train[0][:200].double()
+    fig = viz.plot_pixel_histogram({"bytes": X, "scaled": X / 255, "normalised": (X / 255 - 0.1307) / 0.3081})
+    heights = [[bar.get_height() for bar in ax.containers[0] if bar.get_height() > 0] for ax in fig.axes]
+    assert len(heights[0]) > 20 and heights[0] == heights[1] == heights[2]
+    assert sum(heights[0]) == X.numel()  # every pixel in a bar
+    assert "mean -0.00" not in " ".join(ax.get_title() for ax in fig.axes)
+
+
+def test_percentages_near_certainty_keep_a_decimal():
+    assert [viz.sure(p) for p in (0.998, 0.9996, 0.5, 1.0)] == ["99.8%", "100%", "50%", "100%"]

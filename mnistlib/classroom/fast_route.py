@@ -287,8 +287,8 @@ def _fast_center(cropped: np.ndarray) -> np.ndarray:
     cy, cx = preprocess.center_of_mass(fitted)
     if _near((preprocess.CENTER - cy) % 1, 0.5) or _near((preprocess.CENTER - cx) % 1, 0.5):
         return preprocess.center_digit(cropped)[1]
-    centered = preprocess.place(fitted, (cy, cx))
-    return centered if centered is not None else preprocess.center_digit(cropped)[1]
+    centred = preprocess.place(fitted, (cy, cx))
+    return centred if centred is not None else preprocess.center_digit(cropped)[1]
 
 
 def _flat_background_digit(image: np.ndarray) -> np.ndarray | None:

@@ -27,7 +27,7 @@ STEP_CAPTIONS = {
     "cleaned": "background removed",
     "cropped": "cut to the ink",
     "fitted": "fitted into 20 x 20",
-    "centered": "centred in 28 x 28",
+    "centred": "centred in 28 x 28",
 }
 # The pad's text alternative: what a screen reader says for the canvas, and the way round it without a pointer.
 PAD_HELP = (
