@@ -48,3 +48,13 @@ def playwright():
 
     with sync_playwright() as p:
         yield p
+
+
+@pytest.fixture(scope="module")
+def loop():
+    """An event loop in a thread of its own for a module's server tests (tests/server_support.Loop)."""
+    from server_support import Loop
+
+    loop = Loop()
+    yield loop
+    loop.stop()

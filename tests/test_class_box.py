@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from test_attacks import ONE, Loop, Page, start_server, wait_for
+from server_support import ONE, Loop, Page, start_server, wait_for
 
 from mnistlib.paths import REPO_ROOT
 from tools.local_servers import free_port
@@ -32,13 +32,6 @@ class Front:
     url: str
     token: str
     ca_certs: str
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = Loop()
-    yield loop
-    loop.stop()
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The teacher's live view in real Chromium, open on a 1920 x 1080 projector while students draw and save.
 
-One class server as `make app COLLECT=1` runs it (tests/test_attacks.start_server), two students'
+One class server as `make app COLLECT=1` runs it (tests/server_support.start_server), two students'
 pads in Chromium drawing with the mouse and clicking Save, and the teacher's page beside them. The
 count and the gallery follow the saves within 2 s, a deletion disappears at once and from the store,
 a pause stops every pad from saving, a round makes every pad ask for its digit, a nickname stays
@@ -22,7 +22,7 @@ from browser_support import (
     wait_until_pad_is_painted,
 )
 from screen_support import axe_violations, browser
-from test_attacks import start_server
+from server_support import start_server
 
 from mnistlib.classroom.store import ClassStore
 from tools.drawn_digits import DIGITS

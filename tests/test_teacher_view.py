@@ -1,8 +1,8 @@
 """The teacher's live view on a real class server: who may open it, what it answers, what the teacher's actions do.
 
-Voila runs as `make app COLLECT=1` runs it (tests/test_attacks.start_server: the warm pool, the class
+Voila runs as `make app COLLECT=1` runs it (tests/server_support.start_server: the warm pool, the class
 code, the class server's guards) with a known teacher code; students are light clients speaking the
-app's own protocol (test_attacks.Page), as the abuse tests use them. Every request goes over real
+app's own protocol (server_support.Page), as the abuse tests use them. Every request goes over real
 HTTP on 127.0.0.1, as a student with a browser console or a few lines of Python would send it.
 """
 
@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 import pytest
-from test_attacks import ONE, READING_WITHIN, SEVEN, Loop, Page, logged, new_page, start_server, wait_for
+from server_support import ONE, READING_WITHIN, SEVEN, Loop, Page, logged, new_page, start_server, wait_for
 
 from mnistlib.classroom.store import ClassStore
 from mnistlib.paths import REPO_ROOT
@@ -35,13 +35,6 @@ def server(tmp_path_factory):
     server = start_server(tmp_path_factory.mktemp("teacher-server"), APP_TEACHER_CODE=TEACHER_CODE)
     yield server
     server.stop()
-
-
-@pytest.fixture(scope="module")
-def loop():
-    loop = Loop()
-    yield loop
-    loop.stop()
 
 
 @pytest.fixture(scope="module")

@@ -44,6 +44,7 @@ import re
 import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -339,6 +340,8 @@ class ImageHandler(TeacherHandler):
 def drawing_html(record: Record, image_src: str, teacher: bool) -> str:
     """Render "how the model sees it" for one record: the drawing, the 28x28 input, the reading and its bars."""
     probabilities = record.probabilities
+    # The server's own clock and zone: in class, that of the room (the store keeps UTC).
+    saved_at = datetime.fromisoformat(record.created).astimezone().strftime("%H:%M:%S")
     if record.predicted is None or probabilities is None:
         reading = "The model gave no reading when it was saved."
     else:
@@ -361,7 +364,7 @@ def drawing_html(record: Record, image_src: str, teacher: bool) -> str:
         f"Drawn for <b>{record.label}</b></figcaption></figure>"
         f"<figure>{model_view_html(record.model_input)}<figcaption>What the model sees: 28 x 28</figcaption></figure>"
         f'<div class="cv-detail-reading"><p>{reading}</p>{bars_html(probabilities)}</div></div>'
-        f'<p class="cv-note">Saved {esc(record.created[11:19])} UTC by {esc(shown_student(record.student))}, '
+        f'<p class="cv-note">Saved at {esc(saved_at)} by {esc(shown_student(record.student))}, '
         f"read by {esc(record.model or 'no model')}.</p>{actions}</div>"
     )
 

@@ -18,9 +18,10 @@ import uuid
 WS_PROTOCOL = "v1.kernel.websocket.jupyter.org"
 
 
-def pack_v1(channel: str, header: dict, parent: dict, metadata: dict, content: dict) -> bytes:
-    """Encode one message as a v1 binary websocket frame."""
+def pack_v1(channel: str, header: dict, parent: dict, metadata: dict, content: dict, buffers=()) -> bytes:
+    """Encode one message (and its binary ``buffers``) as a v1 binary websocket frame."""
     parts = [channel.encode()] + [json.dumps(x).encode() for x in (header, parent, metadata, content)]
+    parts += list(buffers)
     offsets = [8 * (len(parts) + 2)]
     for part in parts:
         offsets.append(offsets[-1] + len(part))
