@@ -17,7 +17,7 @@ import matplotlib
 import numpy as np
 import torch
 from matplotlib import colormaps, cycler
-from matplotlib.colors import LinearSegmentedColormap, ListedColormap
+from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
@@ -430,7 +430,7 @@ def plot_confusion_matrix(cm: Array, title: str = "Confusion matrix") -> Figure:
     worst = max(1, np.where(diagonal, 0, m).max())
     fig = figure(8, 7.6)
     ax = fig.subplots()
-    cmap = LinearSegmentedColormap.from_list("mistakes", ["white", WRONG_COLOR])
+    cmap = "Purples"  # no model's colour: the MLP's matrix and the CNN's are shaded alike
     im = ax.imshow(np.ma.masked_where(diagonal, m), cmap=cmap, vmin=0, vmax=worst)
     ax.imshow(np.ma.masked_where(~diagonal, m), cmap=ListedColormap([LIGHT_GREY]))
     for (i, j), v in np.ndenumerate(m):
@@ -606,7 +606,7 @@ def plot_embedding(points: Array, labels: Array, you=None, neighbours=None, titl
     for digit in np.unique(labels):
         # above the star and see-through: a digit landing on its class's middle hides neither
         box = {"boxstyle": "circle", "fc": "white", "ec": CLASS_COLORS[digit], "lw": 2.5, "alpha": 0.8}
-        cx, cy = np.median(points[labels == digit], axis=0)
+        cx, cy = points[labels == digit].mean(axis=0)  # the middle nearest_centroid_accuracy uses
         ax.text(cx, cy, str(digit), fontsize=16, weight="bold", ha="center", va="center", bbox=box, zorder=6)
     if neighbours is not None:  # over the star: the nearest neighbours often land right beside it
         nb = _numpy(neighbours).reshape(-1, 2).T
