@@ -54,7 +54,7 @@ def test_shift_plot_draws_one_line_per_model_in_its_colour_with_the_given_values
     assert same_color(lines[0].get_color(), viz.MODEL_COLORS["CNN"])
     assert same_color(lines[1].get_color(), viz.MODEL_COLORS["MLP"])
     assert list(lines[0].get_xdata()) == shifts
-    assert ax.get_ylabel() == "P(it is a 7)"
+    assert ax.get_ylabel() == "probability of a 7"
     assert room_problems(fig) == []
 
 
