@@ -219,7 +219,7 @@ def plot_pixel_values(image: Array, label: int | None = None, zoom: int = 10) ->
 
 @lesson_style
 def plot_class_balance(splits: Mapping[str, Array]) -> Figure:
-    """Bar chart of each digit's share of the split, one bar per split {name: labels (N,)}."""
+    """Bar chart of each digit's share of a set, one bar per set {name: labels (N,)}."""
     fig = figure(8, 3.8)
     ax = fig.subplots()
     counts = {name: np.bincount(_numpy(y).astype(int), minlength=10) for name, y in splits.items()}
@@ -227,7 +227,7 @@ def plot_class_balance(splits: Mapping[str, Array]) -> Figure:
     _bars(ax, shares, [(GREY, 0), (BLACK, 0), (GREY, 1), (BLACK, 1)])
     ax.axhline(0.1, color=BLACK, lw=1, ls="--", label="perfectly balanced (10 %)")
     ax.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=None))  # 2.5 % steps keep their decimal
-    ax.set(xlabel="digit", ylabel="share of the split")
+    ax.set(xlabel="digit", ylabel="share of the set")
     _legend(fig)
     fig.suptitle("How many examples of each digit?")
     return fig
