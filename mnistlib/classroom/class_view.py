@@ -547,7 +547,7 @@ def render_view(
 # Scoped to .mnist-class-view; its sizes are custom properties, set larger by the teacher's page for a
 # projector. Marks are shapes and words (✓, ✗, dashed frames), colours only repeat them.
 CLASS_VIEW_CSS = """<style>
-.mnist-class-view {--cv-font:15px; --cv-small:13px; --cv-big:1.8em; --cv-tile:96px; --cv-small-tile:64px;
+.mnist-class-view {--cv-font:16px; --cv-small:16px; --cv-big:1.8em; --cv-tile:96px; --cv-small-tile:76px;
   --cv-gap:10px; --cv-bar-h:0.7em; font:var(--cv-font)/1.35 system-ui, sans-serif; color:#111;
   background:#fff; display:flex; flex-direction:column; gap:var(--cv-gap);}
 .mnist-class-view h2 {font-size:1.15em; margin:0 0 0.4em; font-weight:700;}
