@@ -477,7 +477,11 @@ def plot_robustness(amounts: Sequence[float], accuracies: Mapping[str, Values], 
 @lesson_style
 def plot_shift_confidence(shifts: Sequence[int], probabilities: Mapping[str, Values], digit=7, title=""):
     """Plot each model's probability for ``digit`` against how far the digit was moved, one line per model."""
-    axes = {"ylim": (-0.05, 1.05), "xlabel": "shift to the right (pixels)", "ylabel": f"probability of a {digit}"}
+    axes = {
+        "ylim": (-0.05, 1.05),
+        "xlabel": "shift to the right (pixels)",
+        "ylabel": f"probability of a {digit}",
+    }
     return _line_figure(shifts, probabilities, title or "Sliding the digit sideways", **axes)
 
 
