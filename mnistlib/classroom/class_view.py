@@ -592,7 +592,7 @@ CLASS_VIEW_CSS = """<style>
 .mnist-class-view .cv-bar {display:inline-block; vertical-align:middle; width:calc(100% - 4.4em);
   height:var(--cv-bar-h); background:#e4e4e4; border-radius:3px; overflow:hidden;}
 .mnist-class-view .cv-bar-fill {display:block; height:100%;}
-.mnist-class-view .cv-class .cv-bar-fill {background:#1f6fb4;}
+.mnist-class-view .cv-class .cv-bar-fill {background:#5e3c99;} /* no model's colour: the lessons' MLP is blue */
 .mnist-class-view .cv-mnist .cv-bar-fill {background:repeating-linear-gradient(45deg, #555 0 4px, #999 4px 8px);}
 .mnist-class-view .cv-pct {display:inline-block; width:4.2em; text-align:right;}
 .mnist-class-view .cv-note, .mnist-class-view .cv-sub {font-size:var(--cv-small); color:#333; margin:0.3em 0;}
